@@ -1,0 +1,17 @@
+# broadsheet — the two commands: `make run` and `make test`.
+GO ?= go
+
+.PHONY: run test bench fuzz vet
+run:
+	$(GO) run ./cmd/broadsheet serve
+
+test:
+	$(GO) vet ./...
+	test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need formatting"; exit 1; }
+	$(GO) test -race -count=1 ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParseText -fuzztime 60s ./digest

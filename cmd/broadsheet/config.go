@@ -1,0 +1,197 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/broadsheet-news/broadsheet/digest"
+	"github.com/broadsheet-news/broadsheet/publish"
+	"github.com/broadsheet-news/broadsheet/store"
+)
+
+// config is broadsheet's configuration: flags, each with a BROADSHEET_*
+// environment variable. The flag wins.
+type config struct {
+	Listen       string
+	BaseURL      string
+	DataDir      string
+	RedisURL     string
+	RedisPrefix  string
+	Source       string
+	Timezone     string
+	Schedule     string
+	Title        string
+	KeepEditions int
+	LogLevel     string
+
+	// Resolved by validate.
+	baseURL  *url.URL
+	location *time.Location
+}
+
+// envFlags is a command's flags, whose defaults come from BROADSHEET_*
+// variables.
+type envFlags struct {
+	fs       *flag.FlagSet
+	synopsis string
+	getenv   func(string) string
+	errs     []string
+}
+
+// newFlags returns the flags of cmd. Parse errors are reported once, by
+// parseFlags; --help prints the usage to stdout.
+func newFlags(cmd, synopsis string, getenv func(string) string) *envFlags {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &envFlags{fs: fs, synopsis: synopsis, getenv: getenv}
+}
+
+func (f *envFlags) string(p *string, name, def, help string) {
+	env := envName(name)
+	if v := f.getenv(env); v != "" {
+		def = v
+	}
+	f.fs.StringVar(p, name, def, help+" ($"+env+")")
+}
+
+func (f *envFlags) int(p *int, name string, def int, help string) {
+	env := envName(name)
+	if v := f.getenv(env); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			f.errs = append(f.errs, fmt.Sprintf("$%s=%q is not a whole number", env, v))
+		} else {
+			def = n
+		}
+	}
+	f.fs.IntVar(p, name, def, help+" ($"+env+")")
+}
+
+func envName(flagName string) string {
+	return "BROADSHEET_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// storeFlags registers what every command that opens the store needs.
+func (c *config) storeFlags(f *envFlags) {
+	f.string(&c.DataDir, "data-dir", "./data", "directory for the private Redis and the mail outbox")
+	f.string(&c.RedisURL, "redis-url", "", "Redis URL (redis://, rediss://, unix://; ?addr=… for Cluster, ?master_name=… for Sentinel); empty starts a private redis-server under the data dir")
+	f.string(&c.RedisPrefix, "redis-prefix", store.DefaultPrefix, "prefix of every Redis key")
+	f.int(&c.KeepEditions, "keep-editions", store.DefaultKeepEditions, "editions kept in Redis; older ones are deleted")
+	f.string(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+// siteFlags registers what every command that publishes needs.
+func (c *config) siteFlags(f *envFlags) {
+	f.string(&c.BaseURL, "base-url", "", "public URL of the site (default http://LISTEN/)")
+	f.string(&c.Source, "source", "", "front page to read: a text file, or - for standard input (default: the bundled sample)")
+	f.string(&c.Timezone, "timezone", "UTC", "time zone that decides an edition's day, e.g. Europe/Paris")
+	f.string(&c.Title, "title", "Daily Brief", "the publication's name")
+	f.string(&c.Listen, "listen", "localhost:8080", "address to serve HTTP on")
+}
+
+// validate checks the configuration and resolves what later code uses.
+func (c *config) validate() error {
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil || c.Timezone == "" || c.Timezone == "Local" {
+		return usageErrorf("--timezone %q is not a time zone name such as UTC or Europe/Paris", c.Timezone)
+	}
+	c.location = loc
+	if c.BaseURL == "" {
+		c.BaseURL = "http://" + defaultHost(c.Listen) + "/"
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
+		return usageErrorf("--base-url %q is not an absolute http or https URL", c.BaseURL)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return usageErrorf("--base-url %q must have no query, fragment or user", c.BaseURL)
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	c.baseURL = u
+	if strings.TrimSpace(c.Title) == "" {
+		return usageErrorf("--title must not be empty")
+	}
+	if c.KeepEditions < 1 {
+		return usageErrorf("--keep-editions must be at least 1")
+	}
+	if strings.ContainsAny(c.Title, "\r\n") {
+		return usageErrorf("--title must be one line")
+	}
+	return nil
+}
+
+// defaultHost turns a listen address into the host of the default base
+// URL: ":8080" and "0.0.0.0:8080" become "localhost:8080".
+func defaultHost(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// parseSchedule checks a cron spec ("off" disables the schedule). CRON_TZ=
+// and TZ= prefixes are refused: robfig/cron panics on a bad one, and the
+// zone is --timezone's job.
+func parseSchedule(spec string) (cron.Schedule, error) {
+	if spec == "off" {
+		return nil, nil
+	}
+	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
+		return nil, usageErrorf("--schedule %q: set the zone with --timezone, not TZ= or CRON_TZ=", spec)
+	}
+	s, err := cron.ParseStandard(spec)
+	if err != nil {
+		return nil, usageErrorf("--schedule %q is not a cron spec like \"0 6 * * *\" (or \"off\"): %v", spec, err)
+	}
+	return s, nil
+}
+
+// source returns the configured front-page source.
+func (c *config) source(sys stdio) publish.Source {
+	if c.Source == "" {
+		return digest.SampleSource{}
+	}
+	return digest.TextSource{Path: c.Source, Stdin: sys.stdin}
+}
+
+func (c *config) logger(stderr io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return nil, usageErrorf("--log-level %q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})), nil
+}
+
+// parseFlags parses args. --help prints the usage to stdout and returns
+// flag.ErrHelp; a bad flag is a usage error.
+func parseFlags(f *envFlags, args []string, stdout io.Writer) error {
+	if err := f.fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			fmt.Fprintf(stdout, "Usage: broadsheet %s %s\n\nFlags:\n", f.fs.Name(), f.synopsis)
+			f.fs.SetOutput(stdout)
+			f.fs.PrintDefaults()
+			return err
+		}
+		return usageErrorf("%s: %v (see broadsheet %s --help)", f.fs.Name(), err, f.fs.Name())
+	}
+	if len(f.errs) > 0 {
+		return usageErrorf("%s", strings.Join(f.errs, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/broadsheet-news/broadsheet/publish"
+	"github.com/broadsheet-news/broadsheet/web"
+)
+
+// pollEvery is how often serve checks the editions version, in case it
+// missed a change announcement while reconnecting to Redis.
+const pollEvery = 5 * time.Second
+
+func runServe(ctx context.Context, args []string, sys stdio) error {
+	var cfg config
+	f := newFlags("serve", "[flags]", sys.getenv)
+	cfg.storeFlags(f)
+	cfg.siteFlags(f)
+	f.string(&cfg.Schedule, "schedule", "0 6 * * *", `cron spec (in --timezone) for building today's edition; "off" leaves it to an external cron running "broadsheet build"`)
+	if err := parseFlags(f, args, sys.stdout); err != nil {
+		return err
+	}
+	if f.fs.NArg() > 0 {
+		return usageErrorf("serve: unexpected argument %q", f.fs.Arg(0))
+	}
+	schedule, err := parseSchedule(cfg.Schedule)
+	if err != nil {
+		return err
+	}
+	// Listen before opening Redis, so a taken port fails fast.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	defer ln.Close()
+
+	a, err := newApp(ctx, &cfg, sys)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	log := a.logger
+	site := publish.NewSite(a.pub, log)
+	src := cfg.source(sys)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { a.store.WatchEditions(ctx, pollEvery, func() { site.Changed(ctx) }) })
+
+	if err := site.Refresh(ctx); err != nil {
+		return err
+	}
+	if site.Current().LatestEdition() == nil {
+		// A newcomer sees a page at once.
+		if _, err := a.pub.Build(ctx, src, ""); err != nil {
+			log.Error("Unable to build the first edition", slog.Any("error", err))
+		}
+		if err := site.Refresh(ctx); err != nil {
+			return err
+		}
+	}
+
+	if schedule != nil {
+		c := cron.New(cron.WithLocation(cfg.location),
+			cron.WithChain(cron.Recover(cronLogger{log})), cron.WithLogger(cronLogger{log}))
+		c.Schedule(schedule, cron.FuncJob(func() {
+			if _, err := a.pub.Build(ctx, src, ""); err != nil {
+				log.Error("Scheduled build failed; the previous edition stays", slog.Any("error", err),
+					slog.Time("next_attempt", schedule.Next(time.Now())))
+			}
+		}))
+		c.Start()
+		defer func() { <-c.Stop().Done() }()
+		log.Info("Schedule on", slog.String("spec", cfg.Schedule), slog.String("timezone", cfg.Timezone),
+			slog.Time("next", schedule.Next(time.Now().In(cfg.location))))
+	}
+
+	srv := &http.Server{
+		Handler:           web.New(site, a.pages, web.Config{Title: cfg.Title, BaseURL: cfg.baseURL}, a.store.Ping, log).Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("Serving", slog.String("listen", ln.Addr().String()), slog.String("url", cfg.baseURL.String()))
+
+	select {
+	case err := <-served:
+		cancel()
+		wg.Wait()
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("Shutting down")
+	shutdownCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer done()
+	err = srv.Shutdown(shutdownCtx)
+	cancel()
+	wg.Wait()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http server shutdown: %w", err)
+	}
+	return nil
+}
+
+// cronLogger adapts slog to robfig/cron's logger.
+type cronLogger struct{ l *slog.Logger }
+
+func (c cronLogger) Info(msg string, kv ...any) { c.l.Debug("cron: "+msg, kv...) }
+func (c cronLogger) Error(err error, msg string, kv ...any) {
+	c.l.Error("cron: "+msg, append(kv, slog.Any("error", err))...)
+}

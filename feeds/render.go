@@ -1,0 +1,238 @@
+// Package feeds renders editions as RSS 2.0, Atom 1.0 and JSON Feed 1.1 on
+// gorilla/feeds, fixing what that library leaves out (self links, permanent
+// ids, published dates, feed_url), and serves the rendered bytes with
+// conditional GET and gzip.
+package feeds
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"html"
+	"net/url"
+	"time"
+
+	gfeeds "github.com/gorilla/feeds"
+
+	"github.com/broadsheet-news/broadsheet/digest"
+)
+
+// MaxItems is how many editions a feed carries, newest first.
+const MaxItems = 30
+
+// File names of the feeds, relative to the site's base URL.
+const (
+	RSSFile  = "feed.rss"
+	AtomFile = "feed.atom"
+	JSONFile = "feed.json"
+)
+
+// Content types of the feeds.
+const (
+	RSSType  = "application/rss+xml; charset=utf-8"
+	AtomType = "application/atom+xml; charset=utf-8"
+	JSONType = "application/feed+json"
+)
+
+// ContentRenderer renders an edition as the HTML fragment a feed item
+// carries. templates.Set meets it.
+type ContentRenderer interface {
+	EditionHTML(e digest.Edition) (string, error)
+}
+
+// Meta describes the feed as a whole.
+type Meta struct {
+	Title       string
+	Description string
+	// BaseURL is the site's absolute base URL, ending in "/".
+	BaseURL *url.URL
+	// ID is the permanent Atom feed id (a tag: URI).
+	ID string
+}
+
+// URL resolves a path relative to the base URL.
+func (m Meta) URL(path string) string {
+	return m.BaseURL.ResolveReference(&url.URL{Path: path}).String()
+}
+
+// EditionURL is the address of an edition's web page.
+func (m Meta) EditionURL(id string) string { return m.URL("editions/" + id) }
+
+// Set is the three feeds rendered from one list of editions.
+type Set struct {
+	RSS, Atom, JSON *Document
+}
+
+// Files lists the feeds by file name, for a static export.
+func (s *Set) Files() map[string][]byte {
+	return map[string][]byte{
+		RSSFile:  s.RSS.Body(),
+		AtomFile: s.Atom.Body(),
+		JSONFile: s.JSON.Body(),
+	}
+}
+
+// Render renders the feeds of editions (newest first; only the first
+// MaxItems are used). The output depends only on its inputs, so rendering
+// the same editions again gives the same bytes.
+func Render(meta Meta, editions []digest.Edition, content ContentRenderer) (*Set, error) {
+	if len(editions) > MaxItems {
+		editions = editions[:MaxItems]
+	}
+	feed, err := genericFeed(meta, editions, content)
+	if err != nil {
+		return nil, err
+	}
+	modified := feed.Updated
+	rss, err := renderRSS(meta, feed)
+	if err != nil {
+		return nil, err
+	}
+	atom, err := renderAtom(meta, feed, editions)
+	if err != nil {
+		return nil, err
+	}
+	jf, err := renderJSON(meta, feed)
+	if err != nil {
+		return nil, err
+	}
+	return &Set{
+		RSS:  newDocument(rss, RSSType, modified),
+		Atom: newDocument(atom, AtomType, modified),
+		JSON: newDocument(jf, JSONType, modified),
+	}, nil
+}
+
+// genericFeed builds gorilla's format-neutral feed; each format then fixes
+// what gorilla gets wrong for it.
+func genericFeed(meta Meta, editions []digest.Edition, content ContentRenderer) (*gfeeds.Feed, error) {
+	feed := &gfeeds.Feed{
+		Title:       meta.Title,
+		Link:        &gfeeds.Link{Href: meta.BaseURL.String()},
+		Description: meta.Description,
+		Author:      &gfeeds.Author{Name: meta.Title},
+		// An empty feed still needs a fixed date: the Unix epoch keeps it
+		// byte-stable.
+		Updated: time.Unix(0, 0).UTC(),
+	}
+	for _, e := range editions {
+		body, err := content.EditionHTML(e)
+		if err != nil {
+			return nil, fmt.Errorf("feeds: %w", err)
+		}
+		feed.Items = append(feed.Items, &gfeeds.Item{
+			Title:       e.Title(),
+			Link:        &gfeeds.Link{Href: meta.EditionURL(e.ID)},
+			Description: e.Summary(),
+			Id:          e.FeedID,
+			IsPermaLink: "false",
+			Created:     e.Published.UTC(),
+			Updated:     e.Updated.UTC(),
+			Content:     body,
+		})
+		if e.Updated.After(feed.Updated) {
+			feed.Updated = e.Updated.UTC()
+		}
+	}
+	return feed, nil
+}
+
+// selfLink is an atom:link rel="self"; gorilla writes none in RSS.
+type selfLink struct {
+	XMLName xml.Name `xml:"atom:link"`
+	Href    string   `xml:"href,attr"`
+	Rel     string   `xml:"rel,attr"`
+	Type    string   `xml:"type,attr"`
+}
+
+type rssDocument struct {
+	XMLName   xml.Name `xml:"rss"`
+	Version   string   `xml:"version,attr"`
+	ContentNS string   `xml:"xmlns:content,attr"`
+	AtomNS    string   `xml:"xmlns:atom,attr"`
+	Channel   rssChannel
+}
+
+// rssChannel puts the self link ahead of gorilla's channel fields, because
+// the W3C validator wants it before the items.
+type rssChannel struct {
+	XMLName  xml.Name `xml:"channel"`
+	SelfLink selfLink
+	*gfeeds.RssFeed
+}
+
+func (d *rssDocument) FeedXml() any { return d }
+
+func renderRSS(meta Meta, feed *gfeeds.Feed) ([]byte, error) {
+	channel := (&gfeeds.Rss{Feed: feed}).RssFeed()
+	channel.ManagingEditor = "" // RSS wants an email address here; we have none.
+	channel.PubDate = channel.LastBuildDate
+	channel.Generator = "broadsheet"
+	channel.Docs = "https://www.rssboard.org/rss-specification"
+	for _, item := range channel.Items {
+		// description is HTML in RSS: escape the plain-text summary.
+		item.Description = html.EscapeString(item.Description)
+	}
+	doc := &rssDocument{
+		Version:   "2.0",
+		ContentNS: "http://purl.org/rss/1.0/modules/content/",
+		AtomNS:    "http://www.w3.org/2005/Atom",
+		Channel: rssChannel{
+			SelfLink: selfLink{Href: meta.URL(RSSFile), Rel: "self", Type: "application/rss+xml"},
+			RssFeed:  channel,
+		},
+	}
+	return writeXML(doc)
+}
+
+// atomDocument puts the self link ahead of gorilla's feed fields, before the
+// entries.
+type atomDocument struct {
+	XMLName  xml.Name `xml:"feed"`
+	SelfLink *gfeeds.AtomLink
+	*gfeeds.AtomFeed
+}
+
+func (d *atomDocument) FeedXml() any { return d }
+
+func renderAtom(meta Meta, feed *gfeeds.Feed, editions []digest.Edition) ([]byte, error) {
+	af := (&gfeeds.Atom{Feed: feed}).AtomFeed()
+	af.Id = meta.ID // gorilla takes the id from the link
+	af.Link = &gfeeds.AtomLink{Href: meta.BaseURL.String(), Rel: "alternate", Type: "text/html"}
+	for i, entry := range af.Entries {
+		entry.Published = editions[i].Published.UTC().Format(time.RFC3339)
+		entry.Links[0].Type = "text/html"
+		if entry.Summary != nil {
+			entry.Summary.Type = "text" // a plain-text first paragraph
+		}
+	}
+	doc := &atomDocument{
+		SelfLink: &gfeeds.AtomLink{Href: meta.URL(AtomFile), Rel: "self", Type: "application/atom+xml"},
+		AtomFeed: af,
+	}
+	return writeXML(doc)
+}
+
+func writeXML(doc gfeeds.XmlFeed) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := gfeeds.WriteXML(doc, &buf); err != nil {
+		return nil, fmt.Errorf("feeds: %w", err)
+	}
+	buf.WriteByte('\n')
+	return buf.Bytes(), nil
+}
+
+func renderJSON(meta Meta, feed *gfeeds.Feed) ([]byte, error) {
+	jf := (&gfeeds.JSON{Feed: feed}).JSONFeed()
+	jf.FeedUrl = meta.URL(JSONFile)
+	jf.Language = ""
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(jf); err != nil {
+		return nil, fmt.Errorf("feeds: %w", err)
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,178 @@
+package feeds
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// CacheControl is sent with every feed: readers may reuse a copy for five
+// minutes, then revalidate (cheaply, with a 304).
+const CacheControl = "public, max-age=300"
+
+// Document is one rendered feed, kept with everything needed to answer a
+// request for it without rendering or compressing again.
+type Document struct {
+	body, gz           []byte
+	etag, gzETag       string
+	modified           time.Time
+	header, gzHeader   http.Header // the headers of a 200, plain and gzip
+	notModifiedHeaders http.Header
+}
+
+func newDocument(body []byte, contentType string, modified time.Time) *Document {
+	sum := sha256.Sum256(body)
+	tag := hex.EncodeToString(sum[:16])
+	d := &Document{
+		body:     body,
+		gz:       gzipBytes(body),
+		etag:     `"` + tag + `"`,
+		gzETag:   `"` + tag + `-gz"`,
+		modified: modified.UTC().Truncate(time.Second),
+	}
+	common := http.Header{
+		"Cache-Control": {CacheControl},
+		"Vary":          {"Accept-Encoding"},
+		"Last-Modified": {d.modified.Format(http.TimeFormat)},
+	}
+	d.header = withHeaders(common, "Content-Type", contentType, "Content-Length", strconv.Itoa(len(d.body)), "Etag", d.etag)
+	d.gzHeader = withHeaders(common, "Content-Type", contentType, "Content-Length", strconv.Itoa(len(d.gz)),
+		"Etag", d.gzETag, "Content-Encoding", "gzip")
+	d.notModifiedHeaders = common
+	return d
+}
+
+func withHeaders(base http.Header, kv ...string) http.Header {
+	h := base.Clone()
+	for i := 0; i < len(kv); i += 2 {
+		h[kv[i]] = []string{kv[i+1]}
+	}
+	return h
+}
+
+func gzipBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	// Writing to a bytes.Buffer cannot fail, and BestCompression is a valid
+	// level, so the errors here are always nil.
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	_, _ = zw.Write(b)
+	_ = zw.Close()
+	return buf.Bytes()
+}
+
+// Body returns the rendered feed. The caller must not modify it.
+func (d *Document) Body() []byte { return d.body }
+
+// ETag returns the strong entity tag of the uncompressed feed.
+func (d *Document) ETag() string { return d.etag }
+
+// ServeHTTP answers GET and HEAD with the pre-rendered bytes: 304 when the
+// request's If-None-Match or If-Modified-Since shows the reader has them,
+// gzip when the reader accepts it.
+func (d *Document) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	zipped := acceptsGzip(r.Header.Get("Accept-Encoding"))
+	body, etag, src := d.body, d.etag, d.header
+	if zipped {
+		body, etag, src = d.gz, d.gzETag, d.gzHeader
+	}
+	h := w.Header()
+	if d.notModified(r) {
+		for k, v := range d.notModifiedHeaders {
+			h[k] = v
+		}
+		h["Etag"] = []string{etag}
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	for k, v := range src {
+		h[k] = v
+	}
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
+	_, _ = w.Write(body)
+}
+
+// notModified applies RFC 9110 §13.2.2 to a GET or HEAD: If-None-Match
+// decides when present (weak comparison, either encoding's tag matches);
+// otherwise If-Modified-Since is compared to the feed's modification time.
+func (d *Document) notModified(r *http.Request) bool {
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		return etagListMatches(inm, d.etag, d.gzETag)
+	}
+	ims := r.Header.Get("If-Modified-Since")
+	if ims == "" {
+		return false
+	}
+	t, err := http.ParseTime(ims)
+	if err != nil {
+		return false
+	}
+	return !d.modified.After(t)
+}
+
+// etagListMatches reports whether the If-None-Match list holds "*" or one of
+// tags, compared weakly (a W/ prefix is ignored).
+func etagListMatches(list string, tags ...string) bool {
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "*" {
+			return true
+		}
+		item = strings.TrimPrefix(item, "W/")
+		for _, t := range tags {
+			if item == t {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// acceptsGzip reports whether an Accept-Encoding value allows gzip: the
+// gzip (or x-gzip) coding, or "*", listed without q=0.
+func acceptsGzip(header string) bool {
+	if header == "" {
+		return false
+	}
+	star := false
+	for _, item := range strings.Split(header, ",") {
+		coding, params, _ := strings.Cut(item, ";")
+		coding = strings.ToLower(strings.TrimSpace(coding))
+		if coding != "gzip" && coding != "x-gzip" && coding != "*" {
+			continue
+		}
+		ok := qNonZero(params)
+		if coding == "*" {
+			star = ok
+			continue
+		}
+		return ok
+	}
+	return star
+}
+
+// qNonZero reports whether the parameters of an Accept-Encoding item leave
+// it acceptable: no q parameter, or one above zero.
+func qNonZero(params string) bool {
+	for _, p := range strings.Split(params, ";") {
+		name, value, found := strings.Cut(strings.TrimSpace(p), "=")
+		if !found || !strings.EqualFold(strings.TrimSpace(name), "q") {
+			continue
+		}
+		q, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		return err == nil && q > 0
+	}
+	return true
+}

@@ -1,0 +1,92 @@
+// Package redistest gives tests a real Redis: the server named by
+// BROADSHEET_TEST_REDIS_URL, or a throwaway redis-server started from PATH.
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// EnvURL names the variable that points tests at a running Redis.
+const EnvURL = "BROADSHEET_TEST_REDIS_URL"
+
+// Client returns a client on a real Redis and a key prefix no other test
+// uses. With BROADSHEET_TEST_REDIS_URL unset it starts redis-server on a free
+// port, stopped when the test ends. Without one installed the test is
+// skipped, unless CI is set: then it fails, because CI must run these tests.
+func Client(tb testing.TB) (redis.UniversalClient, string) {
+	tb.Helper()
+	url := os.Getenv(EnvURL)
+	if url == "" {
+		url = "redis://" + Start(tb)
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		tb.Fatalf("redistest: %s: %v", EnvURL, err)
+	}
+	rdb := redis.NewClient(opts)
+	tb.Cleanup(func() { rdb.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		tb.Fatalf("redistest: Redis at %s does not answer: %v", url, err)
+	}
+	prefix := fmt.Sprintf("test:%s:%d:", strings.ReplaceAll(tb.Name(), "/", "."), time.Now().UnixNano())
+	return rdb, prefix
+}
+
+// Start starts a throwaway redis-server on a free loopback port and returns
+// its address; it is stopped when the test ends.
+func Start(tb testing.TB) string {
+	tb.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("redistest: CI is set but redis-server is not installed and %s is unset", EnvURL)
+		}
+		tb.Skipf("redistest: skipped: redis-server is not installed (apt-get install redis-server) and %s is unset", EnvURL)
+	}
+	port := freePort(tb)
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", tb.TempDir(), "--loglevel", "warning")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("redistest: start redis-server: %v", err)
+	}
+	tb.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return addr
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("redistest: redis-server did not listen on %s: %v", addr, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("redistest: find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

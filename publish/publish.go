@@ -1,0 +1,150 @@
+// Package publish holds the edition use cases shared by the CLI, the HTTP
+// server and the schedule: build an edition from a source, keep the
+// published site (pages and feeds) current, export it as static files.
+package publish
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/broadsheet-news/broadsheet/digest"
+	"github.com/broadsheet-news/broadsheet/feeds"
+)
+
+// EditionStore keeps editions. store.Store meets it.
+type EditionStore interface {
+	SaveEdition(ctx context.Context, e digest.Edition, now time.Time) (digest.Edition, digest.Outcome, error)
+	Edition(ctx context.Context, id string) (digest.Edition, error)
+	LatestEditions(ctx context.Context, n int) ([]digest.Edition, error)
+	Archive(ctx context.Context) ([]digest.Summary, error)
+	FeedID(ctx context.Context, candidate string) (string, error)
+}
+
+// Source yields a front page: a text file, the bundled sample, a site.
+type Source interface {
+	FrontPage(ctx context.Context) (digest.FrontPage, error)
+	String() string
+}
+
+// Config is what the publisher needs to know of the site.
+type Config struct {
+	Title       string
+	Description string
+	// BaseURL is the site's absolute URL; links and ids derive from it.
+	BaseURL *url.URL
+	// Location decides which day "today" is.
+	Location *time.Location
+}
+
+// Publisher builds editions and renders what the site publishes.
+type Publisher struct {
+	store   EditionStore
+	content feeds.ContentRenderer
+	cfg     Config
+	now     func() time.Time
+	logger  *slog.Logger
+}
+
+// New returns a Publisher. now is the clock (time.Now outside tests).
+func New(store EditionStore, content feeds.ContentRenderer, cfg Config, now func() time.Time, logger *slog.Logger) *Publisher {
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if cfg.Description == "" {
+		cfg.Description = "The daily edition of " + cfg.Title
+	}
+	return &Publisher{store: store, content: content, cfg: cfg, now: now, logger: logger}
+}
+
+// Today returns the ID of today's edition in the configured zone.
+func (p *Publisher) Today() string { return digest.Day(p.now(), p.cfg.Location) }
+
+// Result tells what a build did.
+type Result struct {
+	Edition digest.Edition
+	Outcome digest.Outcome
+}
+
+// Build reads src and stores it as the edition of day (today when day is
+// ""). Building a day again with the same content changes nothing.
+func (p *Publisher) Build(ctx context.Context, src Source, day string) (Result, error) {
+	if day == "" {
+		day = p.Today()
+	}
+	page, err := src.FrontPage(ctx)
+	if err != nil {
+		return Result{}, fmt.Errorf("publish: read %s: %w", src, err)
+	}
+	e, err := digest.Build(day, page)
+	if err != nil {
+		return Result{}, fmt.Errorf("publish: build %s from %s: %w", day, src, err)
+	}
+	e.FeedID = digest.TagURI(p.cfg.BaseURL.Hostname(), day)
+	// Whole seconds: feeds show no finer times, and what is stored is what
+	// every later render shows.
+	saved, outcome, err := p.store.SaveEdition(ctx, e, p.now().UTC().Truncate(time.Second))
+	if err != nil {
+		return Result{}, fmt.Errorf("publish: %w", err)
+	}
+	p.logger.Info("Built edition", slog.String("edition", day), slog.String("outcome", outcome.String()),
+		slog.String("source", src.String()), slog.Int("headlines", len(saved.Page.Headlines)))
+	return Result{Edition: saved, Outcome: outcome}, nil
+}
+
+// Snapshot is everything the site shows at one moment, rendered once.
+type Snapshot struct {
+	// Latest holds the newest editions, newest first (at most feeds.MaxItems).
+	Latest  []digest.Edition
+	Archive []digest.Summary
+	Feeds   *feeds.Set
+}
+
+// LatestEdition returns the newest edition, or nil when there is none.
+func (s *Snapshot) LatestEdition() *digest.Edition {
+	if len(s.Latest) == 0 {
+		return nil
+	}
+	return &s.Latest[0]
+}
+
+// Snapshot loads the newest editions and renders the feeds.
+func (p *Publisher) Snapshot(ctx context.Context) (*Snapshot, error) {
+	latest, err := p.store.LatestEditions(ctx, feeds.MaxItems)
+	if err != nil {
+		return nil, fmt.Errorf("publish: %w", err)
+	}
+	archive, err := p.store.Archive(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("publish: %w", err)
+	}
+	meta, err := p.feedMeta(ctx)
+	if err != nil {
+		return nil, err
+	}
+	set, err := feeds.Render(meta, latest, p.content)
+	if err != nil {
+		return nil, fmt.Errorf("publish: %w", err)
+	}
+	return &Snapshot{Latest: latest, Archive: archive, Feeds: set}, nil
+}
+
+func (p *Publisher) feedMeta(ctx context.Context) (feeds.Meta, error) {
+	candidate := "tag:" + p.cfg.BaseURL.Hostname() + "," + p.Today() + ":feed"
+	id, err := p.store.FeedID(ctx, candidate)
+	if err != nil {
+		return feeds.Meta{}, fmt.Errorf("publish: %w", err)
+	}
+	return feeds.Meta{Title: p.cfg.Title, Description: p.cfg.Description, BaseURL: p.cfg.BaseURL, ID: id}, nil
+}
+
+// Edition returns the stored edition of day id.
+func (p *Publisher) Edition(ctx context.Context, id string) (digest.Edition, error) {
+	e, err := p.store.Edition(ctx, id)
+	if err != nil {
+		return digest.Edition{}, fmt.Errorf("publish: %w", err)
+	}
+	return e, nil
+}

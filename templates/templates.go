@@ -1,0 +1,127 @@
+// Package templates holds broadsheet's embedded web templates and renders
+// them: the public pages and the edition fragment that feeds carry.
+package templates
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"time"
+
+	"github.com/broadsheet-news/broadsheet/digest"
+)
+
+//go:embed web/*.html
+var embedded embed.FS
+
+// Page names accepted by Set.Render.
+const (
+	EditionPage  = "edition"
+	ArchivePage  = "archive"
+	NotFoundPage = "notfound"
+	ErrorPage    = "error"
+)
+
+var pageNames = []string{EditionPage, ArchivePage, NotFoundPage, ErrorPage}
+
+// Set is the parsed templates, safe for concurrent use.
+type Set struct {
+	pages    map[string]*template.Template
+	fragment *template.Template
+}
+
+// New parses the embedded templates. Every page is parsed here, so a broken
+// template fails at start, not on a request.
+func New() (*Set, error) {
+	return parse(embedded)
+}
+
+func parse(fsys fs.FS) (*Set, error) {
+	s := &Set{pages: make(map[string]*template.Template, len(pageNames))}
+	base, err := template.New("layout.html").Funcs(funcs).ParseFS(fsys, "web/layout.html", "web/fragment.html")
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	for _, name := range pageNames {
+		clone, err := base.Clone()
+		if err != nil {
+			return nil, fmt.Errorf("templates: %w", err)
+		}
+		t, err := clone.ParseFS(fsys, "web/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("templates: %w", err)
+		}
+		s.pages[name] = t
+	}
+	s.fragment = base.Lookup("edition-body")
+	if s.fragment == nil {
+		return nil, fmt.Errorf("templates: web/fragment.html does not define \"edition-body\"")
+	}
+	return s, nil
+}
+
+// Links are the addresses a page links to. The server uses clean absolute
+// paths; the static export uses relative file names.
+type Links struct {
+	Home, Archive   string
+	RSS, Atom, JSON string
+	// An edition's page is EditionPrefix + ID + EditionSuffix.
+	EditionPrefix, EditionSuffix string
+}
+
+// Edition returns the address of the page of edition id.
+func (l Links) Edition(id string) string { return l.EditionPrefix + id + l.EditionSuffix }
+
+// Page is the data every page template receives.
+type Page struct {
+	SiteTitle string
+	Links     Links
+	// Edition is the edition shown (edition page); nil when none exists yet.
+	Edition *digest.Edition
+	// Latest tells the edition page it shows the newest edition.
+	Latest bool
+	// Archive lists editions, newest first (archive page).
+	Archive []digest.Summary
+	// Message explains an error or a missing page.
+	Message string
+}
+
+// Render writes the named page. The page is rendered in full before any byte
+// reaches w, so a template error never leaves half a page.
+func (s *Set) Render(w io.Writer, name string, data Page) error {
+	t, ok := s.pages[name]
+	if !ok {
+		return fmt.Errorf("templates: no page %q", name)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", data); err != nil {
+		return fmt.Errorf("templates: render %s: %w", name, err)
+	}
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+// EditionHTML renders the edition's content as an HTML fragment — the
+// headline list, then the lead — as feeds carry it.
+func (s *Set) EditionHTML(e digest.Edition) (string, error) {
+	var buf bytes.Buffer
+	if err := s.fragment.Execute(&buf, e); err != nil {
+		return "", fmt.Errorf("templates: render edition %s: %w", e.ID, err)
+	}
+	return buf.String(), nil
+}
+
+var funcs = template.FuncMap{
+	// longDay formats an edition ID as "Friday, 27 November 2026".
+	"longDay": func(id string) string {
+		t, err := digest.ParseDay(id)
+		if err != nil {
+			return id
+		}
+		return t.Format("Monday, 2 January 2006")
+	},
+	"isoTime": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+}

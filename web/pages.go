@@ -1,0 +1,80 @@
+package web
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/broadsheet-news/broadsheet/digest"
+	"github.com/broadsheet-news/broadsheet/templates"
+)
+
+func (s *Server) page() templates.Page {
+	return templates.Page{SiteTitle: s.cfg.Title, Links: s.links}
+}
+
+func (s *Server) showLatest(w http.ResponseWriter, r *http.Request) {
+	data := s.page()
+	data.Edition = s.site.Current().LatestEdition()
+	data.Latest = true
+	s.render(w, r, http.StatusOK, templates.EditionPage, data)
+}
+
+func (s *Server) showEdition(w http.ResponseWriter, r *http.Request) {
+	id := strings.TrimSuffix(r.PathValue("id"), ".html")
+	if _, err := digest.ParseDay(id); err != nil {
+		s.notFoundMessage(w, r, "Editions are named by their day, like /editions/2026-11-27.")
+		return
+	}
+	e, err := s.site.Edition(r.Context(), id)
+	if errors.Is(err, digest.ErrNotFound) {
+		s.notFoundMessage(w, r, "There is no edition for "+id+".")
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	data := s.page()
+	data.Edition = &e
+	s.render(w, r, http.StatusOK, templates.EditionPage, data)
+}
+
+func (s *Server) showArchive(w http.ResponseWriter, r *http.Request) {
+	data := s.page()
+	data.Archive = s.site.Current().Archive
+	s.render(w, r, http.StatusOK, templates.ArchivePage, data)
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.notFoundMessage(w, r, "")
+}
+
+func (s *Server) notFoundMessage(w http.ResponseWriter, r *http.Request, msg string) {
+	data := s.page()
+	data.Message = msg
+	s.render(w, r, http.StatusNotFound, templates.NotFoundPage, data)
+}
+
+// serverError logs err and answers 500 without showing it to the reader.
+func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	s.logger.Error("Request failed", slog.String("path", r.URL.Path), slog.Any("error", err))
+	s.render(w, r, http.StatusInternalServerError, templates.ErrorPage, s.page())
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data templates.Page) {
+	var buf strings.Builder
+	if err := s.pages.Render(&buf, name, data); err != nil {
+		s.logger.Error("Unable to render page", slog.String("page", name), slog.Any("error", err))
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write([]byte(buf.String()))
+	}
+}

@@ -1,0 +1,99 @@
+// Package web is broadsheet's HTTP side: the public pages, the feeds, health
+// checks and the middleware around them.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/broadsheet-news/broadsheet/digest"
+	"github.com/broadsheet-news/broadsheet/feeds"
+	"github.com/broadsheet-news/broadsheet/publish"
+	"github.com/broadsheet-news/broadsheet/templates"
+)
+
+// Site is what the server publishes. publish.Site meets it.
+type Site interface {
+	Current() *publish.Snapshot
+	Edition(ctx context.Context, id string) (digest.Edition, error)
+}
+
+// Config is the server's view of the configuration.
+type Config struct {
+	Title string
+	// BaseURL is the site's public URL; page links are built from its path.
+	BaseURL *url.URL
+}
+
+// Server serves the site. Build one with New and mount Handler.
+type Server struct {
+	site   Site
+	pages  *templates.Set
+	cfg    Config
+	links  templates.Links
+	ready  func(context.Context) error
+	logger *slog.Logger
+}
+
+// New returns a Server. ready reports whether the server's dependencies
+// (Redis) answer, for /readyz.
+func New(site Site, pages *templates.Set, cfg Config, ready func(context.Context) error, logger *slog.Logger) *Server {
+	base := cfg.BaseURL.Path
+	if !strings.HasSuffix(base, "/") {
+		base += "/"
+	}
+	abs := func(p string) string { return cfg.BaseURL.ResolveReference(&url.URL{Path: p}).String() }
+	return &Server{
+		site: site, pages: pages, cfg: cfg, ready: ready, logger: logger,
+		links: templates.Links{
+			Home: base, Archive: base + "archive",
+			RSS: abs(feeds.RSSFile), Atom: abs(feeds.AtomFile), JSON: abs(feeds.JSONFile),
+			EditionPrefix: base + "editions/",
+		},
+	}
+}
+
+// Handler returns the server's routes wrapped in its middleware. When the
+// base URL has a path (https://example.com/news/), the routes answer under
+// it as well as at the root, so the server works behind a proxy that keeps
+// or strips the prefix.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.showLatest)
+	mux.HandleFunc("GET /editions/{id}", s.showEdition)
+	mux.HandleFunc("GET /archive", s.showArchive)
+	mux.HandleFunc("GET /archive.html", s.showArchive)
+	mux.HandleFunc("GET /index.html", s.showLatest)
+	mux.Handle("GET /"+feeds.RSSFile, s.feed(func(f *feeds.Set) *feeds.Document { return f.RSS }))
+	mux.Handle("GET /"+feeds.AtomFile, s.feed(func(f *feeds.Set) *feeds.Document { return f.Atom }))
+	mux.Handle("GET /"+feeds.JSONFile, s.feed(func(f *feeds.Set) *feeds.Document { return f.JSON }))
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("/", s.notFound)
+
+	var h http.Handler = mux
+	if prefix := strings.TrimSuffix(s.cfg.BaseURL.Path, "/"); prefix != "" {
+		h = stripPrefix(prefix, mux)
+	}
+	return s.recoverPanics(securityHeaders(h))
+}
+
+// stripPrefix serves paths under prefix as if at the root, and every other
+// path unchanged.
+func stripPrefix(prefix string, h http.Handler) http.Handler {
+	stripped := http.StripPrefix(prefix, h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == prefix || strings.HasPrefix(r.URL.Path, prefix+"/") {
+			if r.URL.Path == prefix {
+				http.Redirect(w, r, prefix+"/", http.StatusMovedPermanently)
+				return
+			}
+			stripped.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
