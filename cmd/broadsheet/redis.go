@@ -176,4 +176,3 @@ func startChildRedis(ctx context.Context, bin, dir, sock string, logger *slog.Lo
 		return err
 	}}, nil
 }
-
