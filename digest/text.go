@@ -151,8 +151,11 @@ func readLines(lines []string) (FrontPage, error) {
 		i++
 	}
 	block := lines[start:i]
+	rest := nonBlank(lines[i:])
 	var section string
-	if len(block) >= 2 {
+	// A short last line is the lead's section label, so only when there is
+	// a lead: on a headlines-only page it stays a headline.
+	if len(block) >= 2 && len(rest) > 0 {
 		last := block[len(block)-1]
 		if len(strings.Fields(last)) <= sectionMaxWords && !endsSentence(last) {
 			section = last
@@ -163,8 +166,6 @@ func readLines(lines []string) (FrontPage, error) {
 	for _, l := range block {
 		page.Headlines = append(page.Headlines, newHeadline(l))
 	}
-
-	rest := nonBlank(lines[i:])
 	if len(rest) == 0 {
 		return page, nil
 	}

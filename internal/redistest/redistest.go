@@ -3,6 +3,7 @@
 package redistest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -59,7 +60,8 @@ func Start(tb testing.TB) string {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", tb.TempDir(), "--loglevel", "warning")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	var out bytes.Buffer // shown only if the server does not come up
+	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("redistest: start redis-server: %v", err)
 	}
@@ -75,7 +77,7 @@ func Start(tb testing.TB) string {
 			return addr
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("redistest: redis-server did not listen on %s: %v", addr, err)
+			tb.Fatalf("redistest: redis-server did not listen on %s: %v\n%s", addr, err, out.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// cli runs the command line in-process with env as its only environment.
+type cli struct {
+	env    map[string]string
+	stdin  string
+	stdout bytes.Buffer
+	stderr bytes.Buffer
+}
+
+func (c *cli) run(ctx context.Context, args ...string) int {
+	c.stdout.Reset()
+	c.stderr.Reset()
+	err := run(ctx, args, stdio{
+		getenv: func(k string) string { return c.env[k] },
+		stdin:  strings.NewReader(c.stdin),
+		stdout: &c.stdout, stderr: &c.stderr,
+	})
+	return report(err, &c.stderr)
+}
+
+func TestParseJSONShape(t *testing.T) {
+	var c cli
+	if code := c.run(context.Background(), "parse", "--json", "../../digest/testdata/frontpage.txt"); code != 0 {
+		t.Fatalf("exit %d: %s", code, c.stderr.String())
+	}
+	var got struct {
+		Headlines []struct {
+			Title     string `json:"title"`
+			Truncated bool   `json:"truncated"`
+			URL       string `json:"url"`
+		} `json:"headlines"`
+		Lead *struct {
+			Section, Title, Credit string
+			Blocks                 []struct{ Type, Text string }
+		} `json:"lead"`
+	}
+	dec := json.NewDecoder(&c.stdout)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&got); err != nil {
+		t.Fatalf("output is not the documented shape: %v", err)
+	}
+	if len(got.Headlines) != 15 || got.Lead == nil || got.Lead.Section != "Tipsheet" || len(got.Lead.Blocks) != 13 {
+		t.Errorf("parse --json: %d headlines, lead %+v", len(got.Headlines), got.Lead)
+	}
+	// Exact keys, in order, as documented.
+	c.run(context.Background(), "parse", "--json", "../../digest/testdata/headlines-only.txt")
+	compact := new(bytes.Buffer)
+	if err := json.Compact(compact, c.stdout.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(compact.String(), `{"headlines":[{"title":"Council approves`) ||
+		!strings.HasSuffix(compact.String(), `"truncated":false,"url":""}],"lead":null}`) {
+		t.Errorf("parse --json of a headlines-only page: %s", compact)
+	}
+}
+
+func TestParseStdinAndText(t *testing.T) {
+	c := cli{stdin: "First headline here\nSecond headline here\nWorld\n\nThe Title\nA paragraph.\n"}
+	if code := c.run(context.Background(), "parse", "-"); code != 0 {
+		t.Fatalf("exit %d: %s", code, c.stderr.String())
+	}
+	out := c.stdout.String()
+	for _, want := range []string{"Headlines (2):", "Section:  World", "Title:    The Title", "¶ A paragraph."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("parse output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestBadInputExitsTwo: a bad file or bad usage gets exit status 2 and one
+// line on stderr, never a stack trace.
+func TestBadInputExitsTwo(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	latin1 := write("latin1.txt", []byte("Caf\xe9\n"))
+	empty := write("empty.txt", nil)
+	big := write("big.txt", bytes.Repeat([]byte("headline\n"), 600_000))
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"not utf-8", []string{"parse", latin1}, "not UTF-8"},
+		{"empty", []string{"parse", empty}, "empty"},
+		{"too large", []string{"parse", big}, "larger than 5 MiB"},
+		{"missing", []string{"parse", filepath.Join(dir, "nope.txt")}, "does not exist"},
+		{"a directory", []string{"parse", dir}, "is a directory"},
+		{"no file", []string{"parse"}, "give one FILE"},
+		{"unknown flag", []string{"parse", "--yaml", "x"}, "flag provided but not defined"},
+		{"unknown command", []string{"publish"}, `unknown command "publish"`},
+		{"bad date", []string{"build", "--date", "2026-02-30"}, "not a day"},
+		{"bad zone", []string{"build", "--timezone", "Mars/Olympus", "--data-dir", dir}, "not a time zone"},
+		{"bad base url", []string{"build", "--base-url", "example.com", "--data-dir", dir}, "not an absolute http"},
+		{"bad schedule", []string{"serve", "--schedule", "every day"}, "not a cron spec"},
+		{"TZ in schedule", []string{"serve", "--schedule", "CRON_TZ=Nowhere 0 6 * * *"}, "--timezone"},
+		{"bad build source", []string{"build", "--source", latin1, "--data-dir", dir}, "not UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c cli
+			code := c.run(context.Background(), tt.args...)
+			if code != 2 {
+				t.Errorf("exit status %d, want 2 (stderr %q)", code, c.stderr.String())
+			}
+			lines := strings.Split(strings.TrimSpace(c.stderr.String()), "\n")
+			last := lines[len(lines)-1]
+			if !strings.HasPrefix(last, "broadsheet: ") || !strings.Contains(last, tt.want) {
+				t.Errorf("stderr's last line %q does not say %q", last, tt.want)
+			}
+			if strings.Contains(c.stderr.String(), "goroutine ") || strings.Contains(c.stderr.String(), "panic") {
+				t.Errorf("stderr shows a stack trace:\n%s", c.stderr.String())
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, cmd := range []string{"serve", "build", "parse"} {
+		var c cli
+		if code := c.run(context.Background(), cmd, "--help"); code != 0 {
+			t.Errorf("%s --help: exit %d", cmd, code)
+		}
+		if !strings.Contains(c.stdout.String(), "Usage: broadsheet "+cmd) {
+			t.Errorf("%s --help printed %q", cmd, c.stdout.String())
+		}
+	}
+	var c cli
+	if code := c.run(context.Background()); code != 2 || !strings.Contains(c.stderr.String(), "Usage:") {
+		t.Errorf("no command: exit %d, stderr %q", code, c.stderr.String())
+	}
+}
+
+func TestEnvironmentSetsFlagsAndFlagsWin(t *testing.T) {
+	c := cli{env: map[string]string{"BROADSHEET_TIMEZONE": "Nowhere/Land", "BROADSHEET_DATA_DIR": t.TempDir()}}
+	if code := c.run(context.Background(), "build"); code != 2 || !strings.Contains(c.stderr.String(), `"Nowhere/Land"`) {
+		t.Errorf("BROADSHEET_TIMEZONE was not used: exit %d, %s", code, c.stderr.String())
+	}
+	c.env["BROADSHEET_KEEP_EDITIONS"] = "many"
+	if code := c.run(context.Background(), "build", "--timezone", "UTC"); code != 2 || !strings.Contains(c.stderr.String(), "not a whole number") {
+		t.Errorf("bad BROADSHEET_KEEP_EDITIONS: exit %d, %s", code, c.stderr.String())
+	}
+}
