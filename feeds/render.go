@@ -186,11 +186,12 @@ func renderRSS(meta Meta, feed *gfeeds.Feed) ([]byte, error) {
 	return writeXML(doc)
 }
 
-// atomDocument puts the self link ahead of gorilla's feed fields, before the
-// entries.
+// atomDocument puts the links (self, then alternate) ahead of gorilla's feed
+// fields, before the entries. Its Links hide AtomFeed.Link, which
+// encoding/xml would drop anyway as the shallower "link" wins.
 type atomDocument struct {
-	XMLName  xml.Name `xml:"feed"`
-	SelfLink *gfeeds.AtomLink
+	XMLName xml.Name          `xml:"feed"`
+	Links   []gfeeds.AtomLink `xml:"link"`
 	*gfeeds.AtomFeed
 }
 
@@ -199,7 +200,7 @@ func (d *atomDocument) FeedXml() any { return d }
 func renderAtom(meta Meta, feed *gfeeds.Feed, editions []digest.Edition) ([]byte, error) {
 	af := (&gfeeds.Atom{Feed: feed}).AtomFeed()
 	af.Id = meta.ID // gorilla takes the id from the link
-	af.Link = &gfeeds.AtomLink{Href: meta.BaseURL.String(), Rel: "alternate", Type: "text/html"}
+	af.Link = nil   // written by atomDocument.Links
 	for i, entry := range af.Entries {
 		entry.Published = editions[i].Published.UTC().Format(time.RFC3339)
 		entry.Links[0].Type = "text/html"
@@ -208,7 +209,10 @@ func renderAtom(meta Meta, feed *gfeeds.Feed, editions []digest.Edition) ([]byte
 		}
 	}
 	doc := &atomDocument{
-		SelfLink: &gfeeds.AtomLink{Href: meta.URL(AtomFile), Rel: "self", Type: "application/atom+xml"},
+		Links: []gfeeds.AtomLink{
+			{Href: meta.URL(AtomFile), Rel: "self", Type: "application/atom+xml"},
+			{Href: meta.BaseURL.String(), Rel: "alternate", Type: "text/html"},
+		},
 		AtomFeed: af,
 	}
 	return writeXML(doc)
@@ -226,13 +230,22 @@ func writeXML(doc gfeeds.XmlFeed) ([]byte, error) {
 func renderJSON(meta Meta, feed *gfeeds.Feed) ([]byte, error) {
 	jf := (&gfeeds.JSON{Feed: feed}).JSONFeed()
 	jf.FeedUrl = meta.URL(JSONFile)
-	jf.Language = ""
+	doc := jsonDocument{JSONFeed: jf, Items: jf.Items}
+	if doc.Items == nil {
+		doc.Items = []*gfeeds.JSONItem{} // "items" is required, even when empty
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(jf); err != nil {
+	if err := enc.Encode(doc); err != nil {
 		return nil, fmt.Errorf("feeds: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// jsonDocument writes "items" even when empty: gorilla omits an empty list.
+type jsonDocument struct {
+	*gfeeds.JSONFeed
+	Items []*gfeeds.JSONItem `json:"items"`
 }

@@ -16,14 +16,21 @@ import (
 const CacheControl = "public, max-age=300"
 
 // Document is one rendered feed, kept with everything needed to answer a
-// request for it without rendering or compressing again.
+// request for it without rendering, compressing or formatting again.
 type Document struct {
-	body, gz           []byte
-	etag, gzETag       string
-	modified           time.Time
-	header, gzHeader   http.Header // the headers of a 200, plain and gzip
-	notModifiedHeaders http.Header
+	body, gz     []byte
+	etag, gzETag string
+	modified     time.Time
+	// Header values, built once: a request only assigns these slices.
+	contentType, length, gzLength, etags, gzETags, lastModified []string
 }
+
+var (
+	cacheControl = []string{CacheControl}
+	vary         = []string{"Accept-Encoding"}
+	nosniff      = []string{"nosniff"}
+	gzipCoding   = []string{"gzip"}
+)
 
 func newDocument(body []byte, contentType string, modified time.Time) *Document {
 	sum := sha256.Sum256(body)
@@ -35,24 +42,13 @@ func newDocument(body []byte, contentType string, modified time.Time) *Document 
 		gzETag:   `"` + tag + `-gz"`,
 		modified: modified.UTC().Truncate(time.Second),
 	}
-	common := http.Header{
-		"Cache-Control": {CacheControl},
-		"Vary":          {"Accept-Encoding"},
-		"Last-Modified": {d.modified.Format(http.TimeFormat)},
-	}
-	d.header = withHeaders(common, "Content-Type", contentType, "Content-Length", strconv.Itoa(len(d.body)), "Etag", d.etag)
-	d.gzHeader = withHeaders(common, "Content-Type", contentType, "Content-Length", strconv.Itoa(len(d.gz)),
-		"Etag", d.gzETag, "Content-Encoding", "gzip")
-	d.notModifiedHeaders = common
+	d.contentType = []string{contentType}
+	d.length = []string{strconv.Itoa(len(d.body))}
+	d.gzLength = []string{strconv.Itoa(len(d.gz))}
+	d.etags = []string{d.etag}
+	d.gzETags = []string{d.gzETag}
+	d.lastModified = []string{d.modified.Format(http.TimeFormat)}
 	return d
-}
-
-func withHeaders(base http.Header, kv ...string) http.Header {
-	h := base.Clone()
-	for i := 0; i < len(kv); i += 2 {
-		h[kv[i]] = []string{kv[i+1]}
-	}
-	return h
 }
 
 func gzipBytes(b []byte) []byte {
@@ -81,21 +77,24 @@ func (d *Document) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	zipped := acceptsGzip(r.Header.Get("Accept-Encoding"))
-	body, etag, src := d.body, d.etag, d.header
+	body, etags, length := d.body, d.etags, d.length
 	if zipped {
-		body, etag, src = d.gz, d.gzETag, d.gzHeader
+		body, etags, length = d.gz, d.gzETags, d.gzLength
 	}
 	h := w.Header()
+	h["Cache-Control"] = cacheControl
+	h["Vary"] = vary
+	h["Etag"] = etags
+	h["Last-Modified"] = d.lastModified
 	if d.notModified(r) {
-		for k, v := range d.notModifiedHeaders {
-			h[k] = v
-		}
-		h["Etag"] = []string{etag}
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	for k, v := range src {
-		h[k] = v
+	h["Content-Type"] = d.contentType
+	h["Content-Length"] = length
+	h["X-Content-Type-Options"] = nosniff
+	if zipped {
+		h["Content-Encoding"] = gzipCoding
 	}
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {

@@ -72,13 +72,13 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /"+feeds.JSONFile, s.feed(func(f *feeds.Set) *feeds.Document { return f.JSON }))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.HandleFunc("/", s.notFound)
+	mux.HandleFunc("GET /", s.notFound)
 
 	var h http.Handler = mux
 	if prefix := strings.TrimSuffix(s.cfg.BaseURL.Path, "/"); prefix != "" {
 		h = stripPrefix(prefix, mux)
 	}
-	return s.recoverPanics(securityHeaders(h))
+	return s.recoverPanics(h)
 }
 
 // stripPrefix serves paths under prefix as if at the root, and every other
