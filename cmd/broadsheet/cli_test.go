@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -14,8 +15,35 @@ import (
 type cli struct {
 	env    map[string]string
 	stdin  string
-	stdout bytes.Buffer
-	stderr bytes.Buffer
+	stdout syncBuffer
+	stderr syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer that a running serve can write to while the
+// test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *syncBuffer) Bytes() []byte { return []byte(b.String()) }
+
+func (b *syncBuffer) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Reset()
 }
 
 func (c *cli) run(ctx context.Context, args ...string) int {
@@ -45,7 +73,7 @@ func TestParseJSONShape(t *testing.T) {
 			Blocks                 []struct{ Type, Text string }
 		} `json:"lead"`
 	}
-	dec := json.NewDecoder(&c.stdout)
+	dec := json.NewDecoder(bytes.NewReader(c.stdout.Bytes()))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&got); err != nil {
 		t.Fatalf("output is not the documented shape: %v", err)
