@@ -186,6 +186,10 @@ func renderRSS(meta Meta, feed *gfeeds.Feed) ([]byte, error) {
 	return writeXML(doc)
 }
 
+// atomTime is RFC 3339 with milliseconds when there are any, so that
+// editions built within one second keep distinct dates.
+const atomTime = "2006-01-02T15:04:05.999Z07:00"
+
 // atomDocument puts the links (self, then alternate) ahead of gorilla's feed
 // fields, before the entries. Its Links hide AtomFeed.Link, which
 // encoding/xml would drop anyway as the shallower "link" wins.
@@ -200,9 +204,11 @@ func (d *atomDocument) FeedXml() any { return d }
 func renderAtom(meta Meta, feed *gfeeds.Feed, editions []digest.Edition) ([]byte, error) {
 	af := (&gfeeds.Atom{Feed: feed}).AtomFeed()
 	af.Id = meta.ID // gorilla takes the id from the link
+	af.Updated = feed.Updated.Format(atomTime)
 	af.Link = nil   // written by atomDocument.Links
 	for i, entry := range af.Entries {
-		entry.Published = editions[i].Published.UTC().Format(time.RFC3339)
+		entry.Published = editions[i].Published.UTC().Format(atomTime)
+		entry.Updated = editions[i].Updated.UTC().Format(atomTime)
 		entry.Links[0].Type = "text/html"
 		if entry.Summary != nil {
 			entry.Summary.Type = "text" // a plain-text first paragraph

@@ -83,9 +83,10 @@ func (p *Publisher) Build(ctx context.Context, src Source, day string) (Result, 
 		return Result{}, fmt.Errorf("publish: build %s from %s: %w", day, src, err)
 	}
 	e.FeedID = digest.TagURI(p.cfg.BaseURL.Hostname(), day)
-	// Whole seconds: feeds show no finer times, and what is stored is what
-	// every later render shows.
-	saved, outcome, err := p.store.SaveEdition(ctx, e, p.now().UTC().Truncate(time.Second))
+	// Milliseconds: what is stored is exactly what every later render shows,
+	// and editions built in the same second (a backfill) still get distinct
+	// Atom "updated" dates, which feed validators ask for.
+	saved, outcome, err := p.store.SaveEdition(ctx, e, p.now().UTC().Truncate(time.Millisecond))
 	if err != nil {
 		return Result{}, fmt.Errorf("publish: %w", err)
 	}
