@@ -205,7 +205,7 @@ func renderAtom(meta Meta, feed *gfeeds.Feed, editions []digest.Edition) ([]byte
 	af := (&gfeeds.Atom{Feed: feed}).AtomFeed()
 	af.Id = meta.ID // gorilla takes the id from the link
 	af.Updated = feed.Updated.Format(atomTime)
-	af.Link = nil   // written by atomDocument.Links
+	af.Link = nil // written by atomDocument.Links
 	for i, entry := range af.Entries {
 		entry.Published = editions[i].Published.UTC().Format(atomTime)
 		entry.Updated = editions[i].Updated.UTC().Format(atomTime)
