@@ -12,11 +12,12 @@
 # not the absolute numbers, across machines.
 #
 # Run from anywhere:   bash bench/feeds.sh
-# Knobs (env):         DURATION=10s CONNECTIONS=50 THREADS=2
+# Knobs (env):         DURATION=10s CONNECTIONS=50 THREADS=2 EDITIONS=7
+#                      (EDITIONS: how many editions the feed holds)
 # Needs: go, nginx, wrk, curl, redis-server (optional: redis-cli).
 set -euo pipefail
 
-DURATION=${DURATION:-10s} CONNECTIONS=${CONNECTIONS:-50} THREADS=${THREADS:-2}
+DURATION=${DURATION:-10s} CONNECTIONS=${CONNECTIONS:-50} THREADS=${THREADS:-2} EDITIONS=${EDITIONS:-7}
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 die() { echo "feeds.sh: $*" >&2; exit 1; }
@@ -76,6 +77,17 @@ env -u BROADSHEET_REDIS_URL "$tmp/broadsheet" serve --listen "127.0.0.1:$bs_port
   --data-dir "$tmp/data" --schedule off --base-url "$bs/" >"$tmp/broadsheet.log" 2>&1 &
 bs_pid=$!
 wait_200 "$bs/readyz" "$bs_pid" broadsheet "$tmp/broadsheet.log"
+# A feed of EDITIONS editions (the bundled sample on consecutive past days):
+# 1 is a newcomer's feed (~6.5 KB), 7 about DESIGN.md's 40 KB yardstick, 30 a
+# full feed (~190 KB).
+for ((i = 1; i < EDITIONS; i++)); do
+  "$tmp/broadsheet" build --data-dir "$tmp/data" --base-url "$bs/" --log-level warn \
+    --date "$(date -u -d "-$i day" +%F)" >/dev/null
+done
+for _ in {1..50}; do # serve re-renders within a second of the last build
+  (($(curl -s "$bs/feed.rss" | grep -c '<item>') >= EDITIONS)) && break
+  sleep 0.1
+done
 
 # 2. nginx, serving the feed broadsheet serves, byte for byte
 mkdir -p "$tmp/www" "$tmp/nginx"
@@ -141,7 +153,7 @@ done
 wrk_version=$(wrk -v 2>&1 || true)
 echo
 echo "nproc: $(nproc)   $(go version)   $(nginx -v 2>&1)   ${wrk_version%%$'\n'*}"
-echo "feed.rss: $(wc -c <"$tmp/www/feed.rss") bytes; wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
+echo "feed.rss: $EDITIONS editions, $(wc -c <"$tmp/www/feed.rss") bytes; wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
 echo "ETags: broadsheet $bs_etag, nginx $ngx_etag"
 fmt='%-5s %14s %14s %7s %18s %18s\n'
 printf "$fmt" mode "broadsheet r/s" "nginx r/s" ratio "bs p50/p99" "nginx p50/p99"
