@@ -5,6 +5,7 @@ package publish
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -83,16 +84,36 @@ func (p *Publisher) Build(ctx context.Context, src Source, day string) (Result, 
 		return Result{}, fmt.Errorf("publish: build %s from %s: %w", day, src, err)
 	}
 	e.FeedID = digest.TagURI(p.cfg.BaseURL.Hostname(), day)
-	// Milliseconds: what is stored is exactly what every later render shows,
-	// and editions built in the same second (a backfill) still get distinct
-	// Atom "updated" dates, which feed validators ask for.
-	saved, outcome, err := p.store.SaveEdition(ctx, e, p.now().UTC().Truncate(time.Millisecond))
+	saved, outcome, err := p.save(ctx, e)
 	if err != nil {
 		return Result{}, fmt.Errorf("publish: %w", err)
 	}
 	p.logger.Info("Built edition", slog.String("edition", day), slog.String("outcome", outcome.String()),
 		slog.String("source", src.String()), slog.Int("headlines", len(saved.Page.Headlines)))
 	return Result{Edition: saved, Outcome: outcome}, nil
+}
+
+// retryAfter is met by a store error asking to save again later (the store
+// keeps edition changes at least a second apart).
+type retryAfter interface{ RetryAfter() time.Duration }
+
+// save stores e, waiting as the store asks when another change was stored
+// within the same second.
+func (p *Publisher) save(ctx context.Context, e digest.Edition) (digest.Edition, digest.Outcome, error) {
+	for attempt := 0; ; attempt++ {
+		// Milliseconds: what is stored is exactly what every later render
+		// shows (feeds show milliseconds in Atom dates only).
+		saved, outcome, err := p.store.SaveEdition(ctx, e, p.now().UTC().Truncate(time.Millisecond))
+		var ra retryAfter
+		if !errors.As(err, &ra) || attempt == 10 {
+			return saved, outcome, err
+		}
+		select {
+		case <-time.After(ra.RetryAfter()):
+		case <-ctx.Done():
+			return digest.Edition{}, 0, ctx.Err()
+		}
+	}
 }
 
 // Snapshot is everything the site shows at one moment, rendered once.

@@ -19,10 +19,23 @@ import (
 // nothing; new content keeps the day's feed id and first-published time;
 // a new day is indexed and the oldest days past the limit are dropped.
 // Every change bumps the version counter and is announced on the events
-// channel. Returns 0 unchanged, 1 created, 2 changed.
+// channel. Returns 0 unchanged, 1 created, 2 changed, or -N: a change was
+// already stored within this second, try again in N ms.
+//
+// Changes are kept at least a second apart because feeds carry a
+// Last-Modified of whole seconds, and readers built on libcurl (newsboat)
+// discard a 200 whose Last-Modified is not later than their
+// If-Modified-Since: two changes in one second would hide the second one.
 var saveEdition = redis.NewScript(`
 local old = redis.call('HGET', KEYS[1], 'hash')
 if old == ARGV[4] then return 0 end
+local now = tonumber(ARGV[11])
+local last = tonumber(redis.call('GET', KEYS[4]) or '0')
+local next_second = (math.floor(last / 1000) + 1) * 1000
+if now < next_second and next_second - now <= 1000 then
+  return now - next_second
+end
+redis.call('SET', KEYS[4], ARGV[11])
 local outcome = 2
 if not old then
   outcome = 1
@@ -56,12 +69,15 @@ func (s *Store) SaveEdition(ctx context.Context, e digest.Edition, now time.Time
 	}
 	score, _ := strconv.Atoi(day.Format("20060102"))
 	res, err := saveEdition.Run(ctx, s.rdb,
-		[]string{s.keys.edition(e.ID), s.keys.editionIndex(), s.keys.editionsVersion()},
+		[]string{s.keys.edition(e.ID), s.keys.editionIndex(), s.keys.editionsVersion(), s.keys.editionsChanged()},
 		e.ID, e.FeedID, formatTime(now), e.Hash, e.Title(), page, score, s.keep,
-		s.keys.editionPrefix(), s.keys.events(),
+		s.keys.editionPrefix(), s.keys.events(), now.UnixMilli(),
 	).Int()
 	if err != nil {
 		return digest.Edition{}, 0, fmt.Errorf("store: save edition %s: %w", e.ID, err)
+	}
+	if res < 0 {
+		return digest.Edition{}, 0, &TooSoonError{Wait: time.Duration(-res) * time.Millisecond}
 	}
 	saved, err := s.Edition(ctx, e.ID)
 	if err != nil {
@@ -69,6 +85,17 @@ func (s *Store) SaveEdition(ctx context.Context, e digest.Edition, now time.Time
 	}
 	return saved, digest.Outcome(res), nil
 }
+
+// TooSoonError says an edition change was not stored because another was
+// stored in the same second: save again (with a new time) after Wait.
+type TooSoonError struct{ Wait time.Duration }
+
+func (e *TooSoonError) Error() string {
+	return fmt.Sprintf("store: another edition changed less than a second ago; retry in %v", e.Wait)
+}
+
+// RetryAfter returns how long to wait before saving again.
+func (e *TooSoonError) RetryAfter() time.Duration { return e.Wait }
 
 // Edition returns the stored edition of day id, or an error wrapping
 // ErrNotFound.

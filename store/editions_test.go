@@ -101,9 +101,9 @@ func TestLatestAndArchiveNewestFirstAndBounded(t *testing.T) {
 	s := newStore(t, 5)
 	now := time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC)
 	// Saved out of order: the index orders by day, not by save time.
-	for _, d := range []int{3, 1, 7, 2, 6, 4, 5} {
+	for i, d := range []int{3, 1, 7, 2, 6, 4, 5} {
 		day := fmt.Sprintf("2026-11-%02d", d)
-		if _, _, err := s.SaveEdition(ctx, edition(t, day, "Lead "+day), now); err != nil {
+		if _, _, err := s.SaveEdition(ctx, edition(t, day, "Lead "+day), now.Add(time.Duration(i)*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -170,6 +170,7 @@ func TestVersionAndWatch(t *testing.T) {
 	now := time.Now()
 	deadline := time.After(5 * time.Second)
 	for i := 0; ; i++ {
+		now = now.Add(time.Second)
 		if _, _, err := s.SaveEdition(ctx, edition(t, "2026-11-27", fmt.Sprint("Lead ", i)), now); err != nil {
 			t.Fatal(err)
 		}
@@ -202,5 +203,37 @@ func TestSaveRejectsBadDay(t *testing.T) {
 	e.ID = "../../etc"
 	if _, _, err := s.SaveEdition(context.Background(), e, time.Now()); err == nil {
 		t.Fatal("a bad edition id was stored")
+	}
+}
+
+// TestChangesAreASecondApart: a change within the second of the previous
+// one is refused with the wait, so feeds' Last-Modified (whole seconds)
+// moves with every change.
+func TestChangesAreASecondApart(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, 10)
+	t0 := time.Date(2026, 11, 27, 6, 0, 0, 200_000_000, time.UTC)
+	if _, _, err := s.SaveEdition(ctx, edition(t, "2026-11-26", "One"), t0); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := s.SaveEdition(ctx, edition(t, "2026-11-27", "Two"), t0.Add(300*time.Millisecond))
+	var tooSoon *store.TooSoonError
+	if !errors.As(err, &tooSoon) || tooSoon.RetryAfter() != 500*time.Millisecond {
+		t.Fatalf("a change 300ms after another: got %v, want TooSoonError waiting 500ms", err)
+	}
+	if _, err := s.Edition(ctx, "2026-11-27"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the refused change was stored: %v", err)
+	}
+	// Unchanged saves are not changes: never refused.
+	if _, outcome, err := s.SaveEdition(ctx, edition(t, "2026-11-26", "One"), t0.Add(time.Millisecond)); err != nil || outcome != digest.Unchanged {
+		t.Errorf("an unchanged save in the same second: %v, %v", outcome, err)
+	}
+	if _, outcome, err := s.SaveEdition(ctx, edition(t, "2026-11-27", "Two"), t0.Add(800*time.Millisecond)); err != nil || outcome != digest.Created {
+		t.Errorf("a change in the next second: %v, %v", outcome, err)
+	}
+	// A clock far behind the last change (another instance's) is not made
+	// to wait more than a second.
+	if _, _, err := s.SaveEdition(ctx, edition(t, "2026-11-25", "Zero"), t0.Add(-time.Hour)); err != nil {
+		t.Errorf("a change from a clock an hour behind: %v", err)
 	}
 }

@@ -72,5 +72,6 @@ func (k keys) edition(id string) string { return k.prefix + "{editions}:edition:
 func (k keys) editionPrefix() string    { return k.prefix + "{editions}:edition:" }
 func (k keys) editionIndex() string     { return k.prefix + "{editions}:index" }
 func (k keys) editionsVersion() string  { return k.prefix + "{editions}:version" }
+func (k keys) editionsChanged() string  { return k.prefix + "{editions}:changed" }
 func (k keys) feedID() string           { return k.prefix + "{editions}:feed-id" }
 func (k keys) events() string           { return k.prefix + "events" }
