@@ -270,6 +270,14 @@ func TestServeOnDefaults(t *testing.T) {
 	redistest.Start(t) // skips (or fails in CI) without redis-server
 	dataDir := filepath.Join(t.TempDir(), "data")
 	env := map[string]string{"BROADSHEET_DATA_DIR": dataDir}
+	// Registered first, so it runs after serve has stopped: the child
+	// redis-server must have stopped with it.
+	t.Cleanup(func() {
+		if c, err := net.Dial("unix", filepath.Join(dataDir, "redis.sock")); err == nil {
+			c.Close()
+			t.Error("the private redis-server still answers after serve stopped")
+		}
+	})
 	srv := startServe(t, env)
 	_, body := get(t, srv.url)
 	if !strings.Contains(body, "Unholy Alliance Seeks Closer Cooperation") {
