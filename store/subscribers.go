@@ -1,0 +1,368 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"slices"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/broadsheet-news/broadsheet/digest"
+)
+
+const (
+	// subscribersPerBucket ids share one record hash: small enough to stay
+	// listpack-encoded (Redis's default hash-max-listpack-entries is 128).
+	subscribersPerBucket = 100
+	// emailIndexBuckets hashes split the email → id index.
+	emailIndexBuckets = 4096
+)
+
+// ErrSuppressed says an address was forgotten at its owner's request and
+// may not be added again by an import or an admin.
+var ErrSuppressed = errors.New("the address was erased at its owner's request and may not be re-added")
+
+// ErrUnchanged may be returned by an UpdateSubscriber function to leave the
+// subscriber as it is.
+var ErrUnchanged = errors.New("store: unchanged")
+
+func (k keys) subscriberNextID() string       { return k.prefix + "{subs}:next-id" }
+func (k keys) subscriberCounts() string       { return k.prefix + "{subs}:counts" }
+func (k keys) subscriberSuppressed() string   { return k.prefix + "{subs}:suppressed" }
+func (k keys) subscriberRecordPrefix() string { return k.prefix + "{subs}:r:" }
+func (k keys) subscriberConsentPrefix() string {
+	return k.prefix + "{subs}:c:"
+}
+func (k keys) subscriberRecords(id int64) string {
+	return k.subscriberRecordPrefix() + strconv.FormatInt(id/subscribersPerBucket, 10)
+}
+func (k keys) subscriberConsents(id int64) string {
+	return k.subscriberConsentPrefix() + strconv.FormatInt(id/subscribersPerBucket, 10)
+}
+func (k keys) emailIndex(email string) string {
+	return k.prefix + "{subs}:e:" + strconv.Itoa(int(crc32.ChecksumIEEE([]byte(email))%emailIndexBuckets))
+}
+
+// suppressionField is what the suppression hash keeps of an erased address:
+// 128 bits of its SHA-256, not the address.
+func suppressionField(email string) string {
+	sum := sha256.Sum256([]byte(email))
+	return hex.EncodeToString(sum[:16])
+}
+
+// addSubscriber creates a subscriber unless the email is known (then it
+// returns the existing id) or suppressed. Returns {1, id} created,
+// {0, id} existing, {-1} suppressed.
+var addSubscriber = redis.NewScript(`
+local id = redis.call('HGET', KEYS[2], ARGV[1])
+if id then return {0, tonumber(id)} end
+if redis.call('HEXISTS', KEYS[4], ARGV[6]) == 1 then
+  if ARGV[5] ~= '1' then return {-1} end
+  redis.call('HDEL', KEYS[4], ARGV[6])
+end
+id = redis.call('INCR', KEYS[1])
+local bucket = tostring(math.floor(id / tonumber(ARGV[7])))
+redis.call('HSET', KEYS[2], ARGV[1], id)
+redis.call('HSET', ARGV[8] .. bucket, id, ARGV[2])
+redis.call('HSET', ARGV[9] .. bucket, id, ARGV[3])
+redis.call('HINCRBY', KEYS[3], ARGV[4], 1)
+return {1, id}
+`)
+
+// AddOptions tune AddSubscriber.
+type AddOptions struct {
+	// LiftSuppression lets the owner of an erased address subscribe again
+	// (through the form, with double opt-in); imports and admins cannot.
+	LiftSuppression bool
+}
+
+// AddSubscriber stores sub (its Email normalised) as a new subscriber and
+// returns it with its id, and true. When the email is already known it
+// returns the stored subscriber and false, changing nothing. An erased
+// address gives ErrSuppressed unless opts.LiftSuppression.
+func (s *Store) AddSubscriber(ctx context.Context, sub digest.Subscriber, opts AddOptions) (digest.Subscriber, bool, error) {
+	cmd := s.addCmd(ctx, s.rdb, sub, opts)
+	res, err := cmd.Int64Slice()
+	if err != nil {
+		return digest.Subscriber{}, false, fmt.Errorf("store: add subscriber: %w", err)
+	}
+	return s.addResult(ctx, sub, res)
+}
+
+func (s *Store) addCmd(ctx context.Context, c redis.Scripter, sub digest.Subscriber, opts AddOptions) *redis.Cmd {
+	keys, args := s.addArgs(sub, opts)
+	return addSubscriber.Run(ctx, c, keys, args...)
+}
+
+// addArgs are the keys and arguments of addSubscriber for sub. The record
+// and consent buckets are named inside the script, from the new id; they
+// share the {subs} hash tag with the declared keys.
+func (s *Store) addArgs(sub digest.Subscriber, opts AddOptions) ([]string, []any) {
+	lift := "0"
+	if opts.LiftSuppression {
+		lift = "1"
+	}
+	return []string{s.keys.subscriberNextID(), s.keys.emailIndex(sub.Email), s.keys.subscriberCounts(), s.keys.subscriberSuppressed()},
+		[]any{sub.Email, encodeHot(&sub), encodeConsent(&sub.Consent), string(sub.Status), lift,
+			suppressionField(sub.Email), subscribersPerBucket, s.keys.subscriberRecordPrefix(), s.keys.subscriberConsentPrefix()}
+}
+
+func (s *Store) addResult(ctx context.Context, sub digest.Subscriber, res []int64) (digest.Subscriber, bool, error) {
+	switch {
+	case len(res) == 1 && res[0] == -1:
+		return digest.Subscriber{}, false, fmt.Errorf("store: add %s: %w", sub.Email, ErrSuppressed)
+	case len(res) == 2 && res[0] == 1:
+		sub.ID = res[1]
+		return sub, true, nil
+	case len(res) == 2 && res[0] == 0:
+		existing, err := s.Subscriber(ctx, res[1])
+		return existing, false, err
+	}
+	return digest.Subscriber{}, false, fmt.Errorf("store: add subscriber: unexpected reply %v", res)
+}
+
+// Subscriber returns subscriber id, or an error wrapping ErrNotFound.
+func (s *Store) Subscriber(ctx context.Context, id int64) (digest.Subscriber, error) {
+	field := strconv.FormatInt(id, 10)
+	pipe := s.rdb.Pipeline()
+	hot := pipe.HGet(ctx, s.keys.subscriberRecords(id), field)
+	cold := pipe.HGet(ctx, s.keys.subscriberConsents(id), field)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return digest.Subscriber{}, fmt.Errorf("store: subscriber %d: %w", id, err)
+	}
+	if errors.Is(hot.Err(), redis.Nil) {
+		return digest.Subscriber{}, fmt.Errorf("store: subscriber %d: %w", id, ErrNotFound)
+	}
+	var sub digest.Subscriber
+	if err := decodeHot(id, []byte(hot.Val()), &sub); err != nil {
+		return digest.Subscriber{}, err
+	}
+	if err := decodeConsent(id, []byte(cold.Val()), &sub.Consent); err != nil {
+		return digest.Subscriber{}, err
+	}
+	return sub, nil
+}
+
+// SubscriberByEmail returns the subscriber with this normalised email, or
+// an error wrapping ErrNotFound.
+func (s *Store) SubscriberByEmail(ctx context.Context, email string) (digest.Subscriber, error) {
+	id, err := s.rdb.HGet(ctx, s.keys.emailIndex(email), email).Int64()
+	if errors.Is(err, redis.Nil) {
+		return digest.Subscriber{}, fmt.Errorf("store: subscriber %s: %w", email, ErrNotFound)
+	}
+	if err != nil {
+		return digest.Subscriber{}, fmt.Errorf("store: subscriber %s: %w", email, err)
+	}
+	return s.Subscriber(ctx, id)
+}
+
+// casSubscriber replaces a hot record only if it is still the one read,
+// with its consent record, and moves the status counts.
+var casSubscriber = redis.NewScript(`
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
+if ARGV[5] ~= ARGV[6] then
+  redis.call('HINCRBY', KEYS[3], ARGV[5], -1)
+  redis.call('HINCRBY', KEYS[3], ARGV[6], 1)
+end
+return 1
+`)
+
+// UpdateSubscriber applies change to subscriber id and stores the result,
+// atomically: if another writer changed the subscriber meanwhile, change
+// runs again on the new state. change may return ErrUnchanged to store
+// nothing. The email cannot be changed.
+func (s *Store) UpdateSubscriber(ctx context.Context, id int64, change func(*digest.Subscriber) error) (digest.Subscriber, error) {
+	for attempt := 0; attempt < 20; attempt++ {
+		old, err := s.Subscriber(ctx, id)
+		if err != nil {
+			return digest.Subscriber{}, err
+		}
+		sub := old
+		if err := change(&sub); errors.Is(err, ErrUnchanged) {
+			return old, nil
+		} else if err != nil {
+			return digest.Subscriber{}, err
+		}
+		sub.ID, sub.Email = old.ID, old.Email
+		if !sub.Status.Valid() || !sub.Format.Valid() {
+			return digest.Subscriber{}, fmt.Errorf("store: update subscriber %d: bad status %q or format %q", id, sub.Status, sub.Format)
+		}
+		ok, err := casSubscriber.Run(ctx, s.rdb,
+			[]string{s.keys.subscriberRecords(id), s.keys.subscriberConsents(id), s.keys.subscriberCounts()},
+			strconv.FormatInt(id, 10), encodeHot(&old), encodeHot(&sub), encodeConsent(&sub.Consent),
+			string(old.Status), string(sub.Status)).Int()
+		if err != nil {
+			return digest.Subscriber{}, fmt.Errorf("store: update subscriber %d: %w", id, err)
+		}
+		if ok == 1 {
+			return sub, nil
+		}
+	}
+	return digest.Subscriber{}, fmt.Errorf("store: update subscriber %d: too much contention", id)
+}
+
+// forgetSubscriber erases a subscriber's records and index entry and keeps
+// only a hash of the address, so imports cannot add it again.
+var forgetSubscriber = redis.NewScript(`
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[2])
+redis.call('HINCRBY', KEYS[4], ARGV[3], -1)
+redis.call('HSET', KEYS[5], ARGV[4], 1)
+return 1
+`)
+
+// ForgetSubscriber erases everything kept of the subscriber with this email
+// except a hash of the address (suppression). Unknown emails wrap
+// ErrNotFound.
+func (s *Store) ForgetSubscriber(ctx context.Context, email string) error {
+	sub, err := s.SubscriberByEmail(ctx, email)
+	if err != nil {
+		return err
+	}
+	err = forgetSubscriber.Run(ctx, s.rdb,
+		[]string{s.keys.subscriberRecords(sub.ID), s.keys.subscriberConsents(sub.ID), s.keys.emailIndex(email),
+			s.keys.subscriberCounts(), s.keys.subscriberSuppressed()},
+		strconv.FormatInt(sub.ID, 10), email, string(sub.Status), suppressionField(email)).Err()
+	if err != nil {
+		return fmt.Errorf("store: forget subscriber %d: %w", sub.ID, err)
+	}
+	return nil
+}
+
+// CountSubscribers returns the number of subscribers in each status (every
+// status present, zero or not).
+func (s *Store) CountSubscribers(ctx context.Context) (map[digest.SubscriberStatus]int64, error) {
+	raw, err := s.rdb.HGetAll(ctx, s.keys.subscriberCounts()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("store: count subscribers: %w", err)
+	}
+	counts := make(map[digest.SubscriberStatus]int64, len(digest.Statuses))
+	for _, st := range digest.Statuses {
+		n, _ := strconv.ParseInt(raw[string(st)], 10, 64)
+		counts[st] = n
+	}
+	return counts, nil
+}
+
+// bucketsPerRound is how many record buckets one round trip reads.
+const bucketsPerRound = 8
+
+// Subscribers returns up to limit subscribers with id ≥ cursor, in id order,
+// of status (all statuses when status is ""), and the cursor to pass next
+// (0 when there are no more). Memory is bounded by limit plus a few buckets,
+// whatever the audience.
+func (s *Store) Subscribers(ctx context.Context, status digest.SubscriberStatus, cursor int64, limit int) ([]digest.Subscriber, int64, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	if cursor < 1 {
+		cursor = 1
+	}
+	maxID, err := s.rdb.Get(ctx, s.keys.subscriberNextID()).Int64()
+	if errors.Is(err, redis.Nil) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: list subscribers: %w", err)
+	}
+	out := make([]digest.Subscriber, 0, min(limit, subscribersPerBucket))
+	for bucket := cursor / subscribersPerBucket; bucket <= maxID/subscribersPerBucket; bucket += bucketsPerRound {
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.MapStringStringCmd, 0, bucketsPerRound)
+		for b := bucket; b < bucket+bucketsPerRound && b <= maxID/subscribersPerBucket; b++ {
+			cmds = append(cmds, pipe.HGetAll(ctx, s.keys.subscriberRecordPrefix()+strconv.FormatInt(b, 10)))
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, 0, fmt.Errorf("store: list subscribers: %w", err)
+		}
+		for _, cmd := range cmds {
+			page, err := decodeBucket(cmd.Val(), status, cursor)
+			if err != nil {
+				return nil, 0, err
+			}
+			for _, sub := range page {
+				if len(out) == limit {
+					return out, sub.ID, nil
+				}
+				out = append(out, sub)
+			}
+		}
+	}
+	return out, 0, nil
+}
+
+// decodeBucket decodes one record bucket's subscribers with id ≥ from and
+// the given status (any when ""), in id order. Consent is not read.
+func decodeBucket(fields map[string]string, status digest.SubscriberStatus, from int64) ([]digest.Subscriber, error) {
+	page := make([]digest.Subscriber, 0, len(fields))
+	for f, v := range fields {
+		id, err := strconv.ParseInt(f, 10, 64)
+		if err != nil || id < from {
+			continue
+		}
+		var sub digest.Subscriber
+		if err := decodeHot(id, []byte(v), &sub); err != nil {
+			return nil, err
+		}
+		if status == "" || sub.Status == status {
+			page = append(page, sub)
+		}
+	}
+	slices.SortFunc(page, func(a, b digest.Subscriber) int { return int(a.ID - b.ID) })
+	return page, nil
+}
+
+// ImportOutcome says what importing one row did.
+type ImportOutcome int
+
+// The import outcomes.
+const (
+	Imported   ImportOutcome = iota // a new subscriber
+	Existing                        // the address was already known: unchanged
+	Suppressed                      // the address was erased: not re-added
+)
+
+// ImportSubscribers adds subs in one pipelined round trip (callers batch
+// them, ~1000 at a time) and says what happened to each.
+func (s *Store) ImportSubscribers(ctx context.Context, subs []digest.Subscriber) ([]ImportOutcome, error) {
+	if len(subs) == 0 {
+		return nil, nil
+	}
+	// Load the script once, so the pipeline can use EVALSHA throughout.
+	if err := addSubscriber.Load(ctx, s.rdb).Err(); err != nil {
+		return nil, fmt.Errorf("store: import: %w", err)
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(subs))
+	for i, sub := range subs {
+		keys, args := s.addArgs(sub, AddOptions{})
+		cmds[i] = addSubscriber.EvalSha(ctx, pipe, keys, args...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("store: import: %w", err)
+	}
+	out := make([]ImportOutcome, len(subs))
+	for i, cmd := range cmds {
+		res, err := cmd.Int64Slice()
+		if err != nil {
+			return nil, fmt.Errorf("store: import %s: %w", subs[i].Email, err)
+		}
+		switch res[0] {
+		case 1:
+			out[i] = Imported
+		case 0:
+			out[i] = Existing
+		default:
+			out[i] = Suppressed
+		}
+	}
+	return out, nil
+}
