@@ -108,3 +108,21 @@ func NormalizeEmail(s string) (string, error) {
 	}
 	return strings.ToLower(s), nil
 }
+
+// ErrSuppressed says an address was erased at its owner's request and may
+// not be added again by an import or an admin.
+var ErrSuppressed = errors.New("the address was erased at its owner's request and may not be re-added")
+
+// ErrUnchanged may be returned by a subscriber update function to leave the
+// subscriber as it is.
+var ErrUnchanged = errors.New("unchanged")
+
+// AddOutcome says what adding one subscriber did.
+type AddOutcome int
+
+// The outcomes of adding a subscriber.
+const (
+	Added        AddOutcome = iota // a new subscriber
+	AlreadyKnown                   // the address was already on the list: unchanged
+	Suppressed                     // the address was erased: not re-added
+)

@@ -23,13 +23,12 @@ const (
 	emailIndexBuckets = 4096
 )
 
-// ErrSuppressed says an address was forgotten at its owner's request and
-// may not be added again by an import or an admin.
-var ErrSuppressed = errors.New("the address was erased at its owner's request and may not be re-added")
-
-// ErrUnchanged may be returned by an UpdateSubscriber function to leave the
-// subscriber as it is.
-var ErrUnchanged = errors.New("store: unchanged")
+// ErrSuppressed and ErrUnchanged are digest's, so callers need not import
+// store to test for them.
+var (
+	ErrSuppressed = digest.ErrSuppressed
+	ErrUnchanged  = digest.ErrUnchanged
+)
 
 func (k keys) subscriberNextID() string       { return k.prefix + "{subs}:next-id" }
 func (k keys) subscriberCounts() string       { return k.prefix + "{subs}:counts" }
@@ -74,19 +73,14 @@ redis.call('HINCRBY', KEYS[3], ARGV[4], 1)
 return {1, id}
 `)
 
-// AddOptions tune AddSubscriber.
-type AddOptions struct {
-	// LiftSuppression lets the owner of an erased address subscribe again
-	// (through the form, with double opt-in); imports and admins cannot.
-	LiftSuppression bool
-}
-
 // AddSubscriber stores sub (its Email normalised) as a new subscriber and
 // returns it with its id, and true. When the email is already known it
 // returns the stored subscriber and false, changing nothing. An erased
-// address gives ErrSuppressed unless opts.LiftSuppression.
-func (s *Store) AddSubscriber(ctx context.Context, sub digest.Subscriber, opts AddOptions) (digest.Subscriber, bool, error) {
-	cmd := s.addCmd(ctx, s.rdb, sub, opts)
+// address gives ErrSuppressed unless liftSuppression: its owner may
+// subscribe again (through the form, with double opt-in); imports and
+// admins may not add it.
+func (s *Store) AddSubscriber(ctx context.Context, sub digest.Subscriber, liftSuppression bool) (digest.Subscriber, bool, error) {
+	cmd := s.addCmd(ctx, s.rdb, sub, liftSuppression)
 	res, err := cmd.Int64Slice()
 	if err != nil {
 		return digest.Subscriber{}, false, fmt.Errorf("store: add subscriber: %w", err)
@@ -94,17 +88,17 @@ func (s *Store) AddSubscriber(ctx context.Context, sub digest.Subscriber, opts A
 	return s.addResult(ctx, sub, res)
 }
 
-func (s *Store) addCmd(ctx context.Context, c redis.Scripter, sub digest.Subscriber, opts AddOptions) *redis.Cmd {
-	keys, args := s.addArgs(sub, opts)
+func (s *Store) addCmd(ctx context.Context, c redis.Scripter, sub digest.Subscriber, liftSuppression bool) *redis.Cmd {
+	keys, args := s.addArgs(sub, liftSuppression)
 	return addSubscriber.Run(ctx, c, keys, args...)
 }
 
 // addArgs are the keys and arguments of addSubscriber for sub. The record
 // and consent buckets are named inside the script, from the new id; they
 // share the {subs} hash tag with the declared keys.
-func (s *Store) addArgs(sub digest.Subscriber, opts AddOptions) ([]string, []any) {
+func (s *Store) addArgs(sub digest.Subscriber, liftSuppression bool) ([]string, []any) {
 	lift := "0"
-	if opts.LiftSuppression {
+	if liftSuppression {
 		lift = "1"
 	}
 	return []string{s.keys.subscriberNextID(), s.keys.emailIndex(sub.Email), s.keys.subscriberCounts(), s.keys.subscriberSuppressed()},
@@ -320,19 +314,9 @@ func decodeBucket(fields map[string]string, status digest.SubscriberStatus, from
 	return page, nil
 }
 
-// ImportOutcome says what importing one row did.
-type ImportOutcome int
-
-// The import outcomes.
-const (
-	Imported   ImportOutcome = iota // a new subscriber
-	Existing                        // the address was already known: unchanged
-	Suppressed                      // the address was erased: not re-added
-)
-
 // ImportSubscribers adds subs in one pipelined round trip (callers batch
 // them, ~1000 at a time) and says what happened to each.
-func (s *Store) ImportSubscribers(ctx context.Context, subs []digest.Subscriber) ([]ImportOutcome, error) {
+func (s *Store) ImportSubscribers(ctx context.Context, subs []digest.Subscriber) ([]digest.AddOutcome, error) {
 	if len(subs) == 0 {
 		return nil, nil
 	}
@@ -343,13 +327,13 @@ func (s *Store) ImportSubscribers(ctx context.Context, subs []digest.Subscriber)
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(subs))
 	for i, sub := range subs {
-		keys, args := s.addArgs(sub, AddOptions{})
+		keys, args := s.addArgs(sub, false)
 		cmds[i] = addSubscriber.EvalSha(ctx, pipe, keys, args...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("store: import: %w", err)
 	}
-	out := make([]ImportOutcome, len(subs))
+	out := make([]digest.AddOutcome, len(subs))
 	for i, cmd := range cmds {
 		res, err := cmd.Int64Slice()
 		if err != nil {
@@ -357,12 +341,33 @@ func (s *Store) ImportSubscribers(ctx context.Context, subs []digest.Subscriber)
 		}
 		switch res[0] {
 		case 1:
-			out[i] = Imported
+			out[i] = digest.Added
 		case 0:
-			out[i] = Existing
+			out[i] = digest.AlreadyKnown
 		default:
-			out[i] = Suppressed
+			out[i] = digest.Suppressed
 		}
 	}
 	return out, nil
+}
+
+// FillConsent reads the consent records of subs in one round trip.
+func (s *Store) FillConsent(ctx context.Context, subs []digest.Subscriber) error {
+	if len(subs) == 0 {
+		return nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(subs))
+	for i, sub := range subs {
+		cmds[i] = pipe.HGet(ctx, s.keys.subscriberConsents(sub.ID), strconv.FormatInt(sub.ID, 10))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("store: consent records: %w", err)
+	}
+	for i := range subs {
+		if err := decodeConsent(subs[i].ID, []byte(cmds[i].Val()), &subs[i].Consent); err != nil {
+			return err
+		}
+	}
+	return nil
 }

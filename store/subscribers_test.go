@@ -26,7 +26,7 @@ func TestSubscriberRoundTrip(t *testing.T) {
 	s := newStore(t, 10)
 	in := subscriber("ann@example.com", digest.Pending)
 	in.ConfirmSentAt = time.Date(2026, 11, 27, 8, 0, 1, 0, time.UTC)
-	got, created, err := s.AddSubscriber(ctx, in, store.AddOptions{})
+	got, created, err := s.AddSubscriber(ctx, in, false)
 	if err != nil || !created || got.ID != 1 {
 		t.Fatalf("AddSubscriber: %+v created=%v err=%v", got, created, err)
 	}
@@ -46,7 +46,7 @@ func TestSubscriberRoundTrip(t *testing.T) {
 	// The same email again changes nothing.
 	other := subscriber("ann@example.com", digest.Active)
 	other.Name = "Someone else"
-	again, created, err := s.AddSubscriber(ctx, other, store.AddOptions{})
+	again, created, err := s.AddSubscriber(ctx, other, false)
 	if err != nil || created || again.ID != 1 || again.Name != in.Name || again.Status != digest.Pending {
 		t.Errorf("adding a known email: %+v created=%v err=%v", again, created, err)
 	}
@@ -62,7 +62,7 @@ func TestUpdateSubscriberMovesCounts(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t, 10)
 	for i := range 3 {
-		if _, _, err := s.AddSubscriber(ctx, subscriber(fmt.Sprintf("p%d@example.com", i), digest.Pending), store.AddOptions{}); err != nil {
+		if _, _, err := s.AddSubscriber(ctx, subscriber(fmt.Sprintf("p%d@example.com", i), digest.Pending), false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -103,7 +103,7 @@ func TestUpdateSubscriberMovesCounts(t *testing.T) {
 func TestUpdateSubscriberConcurrently(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t, 10)
-	if _, _, err := s.AddSubscriber(ctx, subscriber("race@example.com", digest.Pending), store.AddOptions{}); err != nil {
+	if _, _, err := s.AddSubscriber(ctx, subscriber("race@example.com", digest.Pending), false); err != nil {
 		t.Fatal(err)
 	}
 	// Ten writers each claim the right to send the confirmation mail;
@@ -138,7 +138,7 @@ func TestUpdateSubscriberConcurrently(t *testing.T) {
 func TestForgetSuppressesImports(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t, 10)
-	if _, _, err := s.AddSubscriber(ctx, subscriber("gone@example.com", digest.Active), store.AddOptions{}); err != nil {
+	if _, _, err := s.AddSubscriber(ctx, subscriber("gone@example.com", digest.Active), false); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.ForgetSubscriber(ctx, "gone@example.com"); err != nil {
@@ -153,15 +153,15 @@ func TestForgetSuppressesImports(t *testing.T) {
 	if counts, _ := s.CountSubscribers(ctx); counts[digest.Active] != 0 {
 		t.Errorf("counts after forgetting: %v", counts)
 	}
-	if _, _, err := s.AddSubscriber(ctx, subscriber("gone@example.com", digest.Active), store.AddOptions{}); !errors.Is(err, store.ErrSuppressed) {
+	if _, _, err := s.AddSubscriber(ctx, subscriber("gone@example.com", digest.Active), false); !errors.Is(err, store.ErrSuppressed) {
 		t.Errorf("re-adding an erased address: %v, want ErrSuppressed", err)
 	}
 	out, err := s.ImportSubscribers(ctx, []digest.Subscriber{subscriber("gone@example.com", digest.Active), subscriber("new@example.com", digest.Active)})
-	if err != nil || out[0] != store.Suppressed || out[1] != store.Imported {
+	if err != nil || out[0] != digest.Suppressed || out[1] != digest.Added {
 		t.Errorf("import: %v %v", out, err)
 	}
 	// Its owner may subscribe again through the form.
-	if _, created, err := s.AddSubscriber(ctx, subscriber("gone@example.com", digest.Pending), store.AddOptions{LiftSuppression: true}); err != nil || !created {
+	if _, created, err := s.AddSubscriber(ctx, subscriber("gone@example.com", digest.Pending), true); err != nil || !created {
 		t.Errorf("the owner subscribing again: created=%v %v", created, err)
 	}
 	if err := s.ForgetSubscriber(ctx, "nobody@example.com"); !errors.Is(err, store.ErrNotFound) {
@@ -184,7 +184,7 @@ func TestSubscribersCursor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out[0] != store.Imported || out[449] != store.Imported {
+	if out[0] != digest.Added || out[449] != digest.Added {
 		t.Fatalf("import: %v", out[:3])
 	}
 	var seen []int64

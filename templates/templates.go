@@ -23,9 +23,15 @@ const (
 	ArchivePage  = "archive"
 	NotFoundPage = "notfound"
 	ErrorPage    = "error"
+	// Subscription pages.
+	SubscribePage   = "subscribe"
+	ConfirmPage     = "confirm"
+	UnsubscribePage = "unsubscribe"
+	PreferencesPage = "preferences"
 )
 
-var pageNames = []string{EditionPage, ArchivePage, NotFoundPage, ErrorPage}
+var pageNames = []string{EditionPage, ArchivePage, NotFoundPage, ErrorPage,
+	SubscribePage, ConfirmPage, UnsubscribePage, PreferencesPage}
 
 // Set is the parsed templates, safe for concurrent use.
 type Set struct {
@@ -66,6 +72,9 @@ func parse(fsys fs.FS) (*Set, error) {
 // Links are the addresses a page links to. The server uses clean absolute
 // paths; the static export uses relative file names.
 type Links struct {
+	// Base is the site's root path ("/" or "/news/"); subscription pages
+	// live under it.
+	Base            string
 	Home, Archive   string
 	RSS, Atom, JSON string
 	// An edition's page is EditionPrefix + ID + EditionSuffix.
@@ -87,6 +96,14 @@ type Page struct {
 	Archive []digest.Summary
 	// Message explains an error or a missing page.
 	Message string
+
+	// Subscription pages: the subscriber a link names, the link's token,
+	// what the request did (Outcome), and the form's values and errors.
+	Subscriber  *digest.Subscriber
+	Token       string
+	Outcome     string
+	Email, Name string
+	FieldErrors map[string]string
 }
 
 // Render writes the named page. The page is rendered in full before any byte

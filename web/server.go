@@ -12,6 +12,7 @@ import (
 	"github.com/broadsheet-news/broadsheet/digest"
 	"github.com/broadsheet-news/broadsheet/feeds"
 	"github.com/broadsheet-news/broadsheet/publish"
+	"github.com/broadsheet-news/broadsheet/subscription"
 	"github.com/broadsheet-news/broadsheet/templates"
 )
 
@@ -26,30 +27,53 @@ type Config struct {
 	Title string
 	// BaseURL is the site's public URL; page links are built from its path.
 	BaseURL *url.URL
+	// AdminToken guards /api/; empty turns the admin API off.
+	AdminToken string
+	// SubscribeRate is how many subscribe requests one IP may make a
+	// minute (default 20).
+	SubscribeRate int
+	// TrustProxy takes the client IP from X-Forwarded-For (set only behind
+	// a proxy that sets it).
+	TrustProxy bool
+}
+
+// Deps are what the server serves and calls.
+type Deps struct {
+	Site          Site
+	Subscriptions *subscription.Service
+	Pages         *templates.Set
+	// Ready reports whether the server's dependencies (Redis) answer.
+	Ready  func(context.Context) error
+	Logger *slog.Logger
 }
 
 // Server serves the site. Build one with New and mount Handler.
 type Server struct {
-	site   Site
-	pages  *templates.Set
-	cfg    Config
-	links  templates.Links
-	ready  func(context.Context) error
-	logger *slog.Logger
+	site           Site
+	subs           *subscription.Service
+	pages          *templates.Set
+	cfg            Config
+	links          templates.Links
+	ready          func(context.Context) error
+	logger         *slog.Logger
+	subscribeLimit *ipLimiter
 }
 
-// New returns a Server. ready reports whether the server's dependencies
-// (Redis) answer, for /readyz.
-func New(site Site, pages *templates.Set, cfg Config, ready func(context.Context) error, logger *slog.Logger) *Server {
+// New returns a Server.
+func New(deps Deps, cfg Config) *Server {
 	base := cfg.BaseURL.Path
 	if !strings.HasSuffix(base, "/") {
 		base += "/"
 	}
+	if cfg.SubscribeRate <= 0 {
+		cfg.SubscribeRate = 20
+	}
 	abs := func(p string) string { return cfg.BaseURL.ResolveReference(&url.URL{Path: p}).String() }
 	return &Server{
-		site: site, pages: pages, cfg: cfg, ready: ready, logger: logger,
+		site: deps.Site, subs: deps.Subscriptions, pages: deps.Pages, cfg: cfg, ready: deps.Ready, logger: deps.Logger,
+		subscribeLimit: newIPLimiter(cfg.SubscribeRate),
 		links: templates.Links{
-			Home: base, Archive: base + "archive",
+			Base: base, Home: base, Archive: base + "archive",
 			RSS: abs(feeds.RSSFile), Atom: abs(feeds.AtomFile), JSON: abs(feeds.JSONFile),
 			EditionPrefix: base + "editions/",
 		},
@@ -70,6 +94,26 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /"+feeds.RSSFile, s.feed(func(f *feeds.Set) *feeds.Document { return f.RSS }))
 	mux.Handle("GET /"+feeds.AtomFile, s.feed(func(f *feeds.Set) *feeds.Document { return f.Atom }))
 	mux.Handle("GET /"+feeds.JSONFile, s.feed(func(f *feeds.Set) *feeds.Document { return f.JSON }))
+	mux.HandleFunc("GET /subscribe", s.showSubscribeForm)
+	mux.HandleFunc("POST /subscribe", s.subscribe)
+	mux.HandleFunc("GET /confirm/{token}", s.confirm)
+	mux.HandleFunc("POST /confirm/{token}/resend", s.resendConfirmation)
+	mux.HandleFunc("GET /unsubscribe/{token}", s.showUnsubscribe)
+	mux.HandleFunc("POST /unsubscribe/{token}", s.unsubscribe)
+	mux.HandleFunc("GET /preferences/{token}", s.showPreferences)
+	mux.HandleFunc("POST /preferences/{token}", s.savePreferences)
+
+	mux.HandleFunc("GET /api/subscribers", s.requireAdmin(s.listSubscribers))
+	mux.HandleFunc("POST /api/subscribers", s.requireAdmin(s.addSubscriber))
+	mux.HandleFunc("GET /api/subscribers/export", s.requireAdmin(s.exportSubscribers))
+	mux.HandleFunc("POST /api/subscribers/import", s.requireAdmin(s.importSubscribers))
+	mux.HandleFunc("GET /api/subscribers/{email}", s.requireAdmin(s.getSubscriber))
+	mux.HandleFunc("DELETE /api/subscribers/{email}", s.requireAdmin(s.deleteSubscriber))
+	mux.HandleFunc("GET /api/stats", s.requireAdmin(s.stats))
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		mux.HandleFunc(m+" /api/", s.requireAdmin(s.apiNotFound))
+	}
+
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /", s.notFound)

@@ -67,8 +67,8 @@ func newServer(t *testing.T, base string, ready error) (*httptest.Server, *site)
 		Archive: []digest.Summary{{ID: e.ID, Title: e.Title(), Updated: e.Updated}},
 		Feeds:   set,
 	}}
-	srv := web.New(st, pages, web.Config{Title: "The <Test> Times", BaseURL: u},
-		func(context.Context) error { return ready }, slog.New(slog.DiscardHandler))
+	srv := web.New(web.Deps{Site: st, Pages: pages, Ready: func(context.Context) error { return ready },
+		Logger: slog.New(slog.DiscardHandler)}, web.Config{Title: "The <Test> Times", BaseURL: u})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	return ts, st

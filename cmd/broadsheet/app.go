@@ -2,15 +2,20 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
+	"path/filepath"
 	"time"
 
+	"github.com/broadsheet-news/broadsheet/mailer"
 	"github.com/broadsheet-news/broadsheet/publish"
 	"github.com/broadsheet-news/broadsheet/store"
+	"github.com/broadsheet-news/broadsheet/subscription"
 	"github.com/broadsheet-news/broadsheet/templates"
 )
 
-// app gathers the parts every command that publishes shares.
+// app gathers the parts every command shares.
 type app struct {
 	cfg    *config
 	logger *slog.Logger
@@ -18,11 +23,16 @@ type app struct {
 	store  *store.Store
 	pages  *templates.Set
 	pub    *publish.Publisher
+	mail   *mailer.Mailer
+	subs   *subscription.Service
 }
 
 // newApp validates cfg and wires the parts. Close releases them.
 func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.secretsFromEnv(sys.getenv); err != nil {
 		return nil, err
 	}
 	logger, err := cfg.logger(sys.stderr)
@@ -33,17 +43,75 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := openRedis(ctx, cfg, logger)
+	mails, err := templates.NewMails()
 	if err != nil {
 		return nil, err
 	}
+	composer, err := mailer.NewComposer(cfg.From, time.Now)
+	if err != nil {
+		return nil, usageErrorf("--from: %v", err)
+	}
+	var transport mailer.Transport
+	if cfg.SMTPURL != "" {
+		smtp, err := mailer.NewSMTP(cfg.SMTPURL, mailer.SMTPOptions{Logger: logger})
+		if err != nil {
+			return nil, usageErrorf("$BROADSHEET_SMTP_URL: %v", err)
+		}
+		transport = smtp
+	} else {
+		dir := filepath.Join(cfg.DataDir, "outbox")
+		md, err := mailer.NewMaildir(dir)
+		if err != nil {
+			return nil, err
+		}
+		logger.Debug("Mail goes to a Maildir (BROADSHEET_SMTP_URL is unset)", slog.String("dir", dir))
+		transport = md
+	}
+	conn, err := openRedis(ctx, cfg, logger)
+	if err != nil {
+		transport.Close()
+		return nil, err
+	}
 	st := store.New(conn.rdb, store.Options{Prefix: cfg.RedisPrefix, KeepEditions: cfg.KeepEditions, Logger: logger})
-	pub := publish.New(st, pages, publish.Config{
+	a := &app{cfg: cfg, logger: logger, redis: conn, store: st, pages: pages,
+		mail: mailer.New(composer, transport, logger)}
+	a.pub = publish.New(st, pages, publish.Config{
 		Title:    cfg.Title,
 		BaseURL:  cfg.baseURL,
 		Location: cfg.location,
 	}, time.Now, logger)
-	return &app{cfg: cfg, logger: logger, redis: conn, store: st, pages: pages, pub: pub}, nil
+
+	secrets := cfg.Secrets
+	if len(secrets) == 0 {
+		// No BROADSHEET_SECRET: one generated once and kept in Redis, so
+		// links in mails already sent survive restarts.
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		kept, err := st.Secret(ctx, hex.EncodeToString(b))
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		secrets = []string{kept}
+	}
+	signer, err := subscription.NewSigner(secrets)
+	if err != nil {
+		a.Close()
+		return nil, usageErrorf("$BROADSHEET_SECRET: %v", err)
+	}
+	a.subs = subscription.New(st, a.mail, signer, subscription.Config{
+		Title: cfg.Title, BaseURL: cfg.baseURL, ConsentText: cfg.ConsentText,
+		RenderConfirmation: func(m subscription.ConfirmationMail) (string, string, string, error) {
+			return mails.Confirmation(templates.ConfirmationData(m))
+		},
+	}, time.Now, logger)
+	return a, nil
 }
 
-func (a *app) Close() error { return a.redis.close() }
+func (a *app) Close() error {
+	err := a.mail.Close()
+	if cerr := a.redis.close(); err == nil {
+		err = cerr
+	}
+	return err
+}

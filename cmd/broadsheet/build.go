@@ -12,6 +12,7 @@ func runBuild(ctx context.Context, args []string, sys stdio) error {
 	f := newFlags("build", "[--source PATH|-] [--date YYYY-MM-DD] [--out DIR]", sys.getenv)
 	cfg.storeFlags(f)
 	cfg.siteFlags(f)
+	cfg.mailFlags(f)
 	date := f.fs.String("date", "", "the edition's day, YYYY-MM-DD (default: today in --timezone)")
 	out := f.fs.String("out", "", "also write the site as static files to this directory")
 	if err := parseFlags(f, args, sys.stdout); err != nil {

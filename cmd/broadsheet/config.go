@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,15 @@ type config struct {
 	Title        string
 	KeepEditions int
 	LogLevel     string
+	// Mail and subscriptions.
+	From          string
+	SubscribeRate int
+	TrustProxy    bool
+	ConsentText   string
+	// Secrets: from the environment (or a *_FILE it names) only.
+	SMTPURL    string
+	Secrets    []string
+	AdminToken string
 
 	// Resolved by validate.
 	baseURL  *url.URL
@@ -77,6 +87,19 @@ func (f *envFlags) int(p *int, name string, def int, help string) {
 	f.fs.IntVar(p, name, def, help+" ($"+env+")")
 }
 
+func (f *envFlags) bool(p *bool, name string, def bool, help string) {
+	env := envName(name)
+	if v := f.getenv(env); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			f.errs = append(f.errs, fmt.Sprintf("$%s=%q is not true or false", env, v))
+		} else {
+			def = b
+		}
+	}
+	f.fs.BoolVar(p, name, def, help+" ($"+env+")")
+}
+
 func envName(flagName string) string {
 	return "BROADSHEET_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
@@ -97,6 +120,47 @@ func (c *config) siteFlags(f *envFlags) {
 	f.string(&c.Timezone, "timezone", "UTC", "time zone that decides an edition's day, e.g. Europe/Paris")
 	f.string(&c.Title, "title", "Daily Brief", "the publication's name")
 	f.string(&c.Listen, "listen", "localhost:8080", "address to serve HTTP on")
+}
+
+// mailFlags registers what every command that mails or manages
+// subscribers needs.
+func (c *config) mailFlags(f *envFlags) {
+	f.string(&c.From, "from", "Daily Brief <news@localhost.localdomain>", "sender of every mail, e.g. \"Daily Brief <news@example.com>\"")
+	f.string(&c.ConsentText, "consent-version", "1", "version of the consent text the subscribe form shows, recorded with each subscription")
+}
+
+// secretsFromEnv reads the settings that hold secrets. They come only from
+// the environment — NAME, or a file named by NAME_FILE — never from flags,
+// which other users of the machine can read in the process list.
+func (c *config) secretsFromEnv(getenv func(string) string) error {
+	read := func(name string) (string, error) {
+		if path := getenv(name + "_FILE"); path != "" {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return "", usageErrorf("$%s_FILE: %v", name, err)
+			}
+			return strings.TrimSpace(string(b)), nil
+		}
+		return getenv(name), nil
+	}
+	var err error
+	if c.SMTPURL, err = read("BROADSHEET_SMTP_URL"); err != nil {
+		return err
+	}
+	if c.AdminToken, err = read("BROADSHEET_ADMIN_TOKEN"); err != nil {
+		return err
+	}
+	secret, err := read("BROADSHEET_SECRET")
+	if err != nil {
+		return err
+	}
+	c.Secrets = nil
+	for _, s := range strings.Split(secret, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			c.Secrets = append(c.Secrets, s)
+		}
+	}
+	return nil
 }
 
 // validate checks the configuration and resolves what later code uses.

@@ -26,7 +26,10 @@ type server struct {
 
 func startServe(t *testing.T, env map[string]string, args ...string) *server {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := env["BROADSHEET_LISTEN"]
+	if addr == "" {
+		addr = freeAddr(t)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{url: "http://" + addr + "/", done: make(chan int, 1), cli: &cli{env: env}}
 	go func() {

@@ -37,6 +37,8 @@ Usage:
   broadsheet serve    [flags]           serve the site and feeds; build on schedule
   broadsheet build    [flags]           build today's (or --date's) edition and publish it
   broadsheet parse    [--json] FILE|-   print what a front page reads as
+  broadsheet subscribers add|remove|list|count|import|export
+                                        manage subscribers
 
 Run "broadsheet COMMAND --help" for a command's flags. Every flag can also be
 set with a BROADSHEET_* environment variable; a flag wins over its variable.
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string, sys stdio) error {
 		return runBuild(ctx, rest, sys)
 	case "parse":
 		return runParse(ctx, rest, sys)
+	case "subscribers":
+		return runSubscribers(ctx, rest, sys)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(sys.stdout, usage)
 		return nil

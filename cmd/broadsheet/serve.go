@@ -25,6 +25,9 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	f := newFlags("serve", "[flags]", sys.getenv)
 	cfg.storeFlags(f)
 	cfg.siteFlags(f)
+	cfg.mailFlags(f)
+	f.int(&cfg.SubscribeRate, "subscribe-rate", 20, "subscribe requests one IP may make a minute")
+	f.bool(&cfg.TrustProxy, "trust-proxy", false, "take the client IP from X-Forwarded-For (only behind a proxy that sets it)")
 	f.string(&cfg.Schedule, "schedule", "0 6 * * *", `cron spec (in --timezone) for building today's edition; "off" leaves it to an external cron running "broadsheet build"`)
 	if err := parseFlags(f, args, sys.stdout); err != nil {
 		return err
@@ -86,7 +89,9 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	}
 
 	srv := &http.Server{
-		Handler:           web.New(site, a.pages, web.Config{Title: cfg.Title, BaseURL: cfg.baseURL}, a.store.Ping, log).Handler(),
+		Handler: web.New(web.Deps{Site: site, Subscriptions: a.subs, Pages: a.pages, Ready: a.store.Ping, Logger: log},
+			web.Config{Title: cfg.Title, BaseURL: cfg.baseURL, AdminToken: cfg.AdminToken,
+				SubscribeRate: cfg.SubscribeRate, TrustProxy: cfg.TrustProxy}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+
+	"github.com/broadsheet-news/broadsheet/digest"
+	"github.com/broadsheet-news/broadsheet/subscription"
+)
+
+const subscribersUsage = `Usage:
+  broadsheet subscribers add EMAIL [--name NAME] [--status pending|active] [--consent TEXT]
+  broadsheet subscribers remove EMAIL        erase a subscriber (keeps a hash so imports can't re-add)
+  broadsheet subscribers list [--status S]   one line per subscriber
+  broadsheet subscribers count               one line per status, then the total
+  broadsheet subscribers import FILE|-       CSV with a header row: email,name[,status]
+  broadsheet subscribers export              CSV on standard output
+Every command takes the store flags of "broadsheet build" (--data-dir, --redis-url, …).
+`
+
+func runSubscribers(ctx context.Context, args []string, sys stdio) error {
+	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
+		if len(args) == 0 {
+			fmt.Fprint(sys.stderr, subscribersUsage)
+			return usageErrorf("subscribers: give a command")
+		}
+		fmt.Fprint(sys.stdout, subscribersUsage)
+		return nil
+	}
+	verb, rest := args[0], args[1:]
+	var cfg config
+	f := newFlags("subscribers "+verb, "[flags]", sys.getenv)
+	cfg.storeFlags(f)
+	cfg.siteFlags(f)
+	cfg.mailFlags(f)
+	name := f.fs.String("name", "", "the subscriber's name (add)")
+	status := f.fs.String("status", "", "pending or active (add; default pending: a confirmation mail is sent); a status to list")
+	consent := f.fs.String("consent", "", "how the subscriber consented (add, import)")
+	// Flags may follow the positional argument: "add ann@example.com --name Ann".
+	var positional []string
+	for len(rest) > 0 {
+		if err := parseFlags(f, rest, sys.stdout); err != nil {
+			return err
+		}
+		if f.fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, f.fs.Arg(0))
+		rest = f.fs.Args()[1:]
+	}
+	want := map[string]int{"add": 1, "remove": 1, "import": 1, "list": 0, "count": 0, "export": 0}
+	n, ok := want[verb]
+	if !ok {
+		fmt.Fprint(sys.stderr, subscribersUsage)
+		return usageErrorf("subscribers: unknown command %q", verb)
+	}
+	if len(positional) != n {
+		return usageErrorf("subscribers %s: expected %d argument(s), got %d (see broadsheet subscribers --help)", verb, n, len(positional))
+	}
+	a, err := newApp(ctx, &cfg, sys)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	s := a.subs
+	switch verb {
+	case "add":
+		sub, created, err := s.Add(ctx, subscription.AddRequest{Email: positional[0], Name: *name,
+			Status: digest.SubscriberStatus(*status), Consent: *consent})
+		if err != nil {
+			return cliError(err)
+		}
+		what := "added"
+		if !created {
+			what = "already there"
+		}
+		fmt.Fprintf(sys.stdout, "%s: %s (%s, id %d)\n", sub.Email, what, sub.Status, sub.ID)
+	case "remove":
+		if err := s.Forget(ctx, positional[0]); err != nil {
+			return cliError(err)
+		}
+		fmt.Fprintf(sys.stdout, "%s: erased\n", positional[0])
+	case "count":
+		counts, err := s.Counts(ctx)
+		if err != nil {
+			return err
+		}
+		var total int64
+		for _, st := range digest.Statuses {
+			fmt.Fprintf(sys.stdout, "%s %d\n", st, counts[st])
+			total += counts[st]
+		}
+		fmt.Fprintf(sys.stdout, "total %d\n", total)
+	case "list":
+		tw := tabwriter.NewWriter(sys.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tEMAIL\tSTATUS\tFORMAT\tNAME")
+		cursor := int64(0)
+		for {
+			page, next, err := s.List(ctx, digest.SubscriberStatus(*status), cursor, 1000)
+			if err != nil {
+				return cliError(err)
+			}
+			for _, sub := range page {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", sub.ID, sub.Email, sub.Status, sub.Format, sub.Name)
+			}
+			if next == 0 {
+				return tw.Flush()
+			}
+			cursor = next
+		}
+	case "import":
+		var r io.Reader = sys.stdin
+		if positional[0] != "-" {
+			file, err := os.Open(positional[0])
+			if err != nil {
+				return usageErrorf("subscribers import: %v", err)
+			}
+			defer file.Close()
+			r = file
+		}
+		text := *consent
+		if text == "" {
+			text = "import via CLI"
+		}
+		rep, err := s.Import(ctx, r, text)
+		if err != nil {
+			return cliError(err)
+		}
+		for _, bad := range rep.Invalid {
+			fmt.Fprintf(sys.stderr, "line %d: %s\n", bad.Line, bad.Reason)
+		}
+		fmt.Fprintf(sys.stdout, "added %d, existing %d, suppressed %d, invalid %d\n",
+			rep.Added, rep.Existing, rep.Suppressed, len(rep.Invalid))
+	case "export":
+		return s.Export(ctx, sys.stdout)
+	}
+	return nil
+}
+
+// cliError turns a bad field or a refused address into a usage error
+// (exit 2); anything else stays a runtime failure.
+func cliError(err error) error {
+	var fe *subscription.FieldError
+	switch {
+	case errors.As(err, &fe):
+		return usageErrorf("%v", fe)
+	case errors.Is(err, digest.ErrNotFound):
+		return usageErrorf("no such subscriber")
+	case errors.Is(err, digest.ErrSuppressed):
+		return usageErrorf("%v", digest.ErrSuppressed)
+	}
+	return err
+}

@@ -1,0 +1,196 @@
+// Package smtptest runs a real SMTP server (emersion/go-smtp) in-process for
+// tests: it records every message it accepts and can be told to refuse.
+package smtptest
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// Message is one message the server accepted.
+type Message struct {
+	From string
+	To   []string
+	Data []byte
+}
+
+// Parsed parses the message with net/mail.
+func (m Message) Parsed(tb testing.TB) *mail.Message {
+	tb.Helper()
+	msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+	if err != nil {
+		tb.Fatalf("smtptest: message does not parse: %v", err)
+	}
+	return msg
+}
+
+// Server is a running test SMTP server.
+type Server struct {
+	Addr string // host:port on loopback
+
+	mu       sync.Mutex
+	messages []Message
+	// RcptError, when set, answers RCPT TO for an address: return an
+	// *smtp.SMTPError (e.g. 550 5.1.1) to refuse it, nil to accept.
+	rcptError func(to string) error
+	arrived   chan struct{}
+}
+
+// Start starts a server on a free loopback port, stopped when the test ends.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	s := &Server{arrived: make(chan struct{}, 1)}
+	srv := smtp.NewServer(backend{s})
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true
+	srv.ReadTimeout = 10 * time.Second
+	srv.WriteTimeout = 10 * time.Second
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("smtptest: %v", err)
+	}
+	s.Addr = l.Addr().String()
+	go func() { _ = srv.Serve(l) }()
+	tb.Cleanup(func() { _ = srv.Close() })
+	return s
+}
+
+// URL is the server's BROADSHEET_SMTP_URL.
+func (s *Server) URL() string { return "smtp://" + s.Addr + "?tls=none" }
+
+// RefuseRecipients sets how RCPT TO is answered (nil: accept all).
+func (s *Server) RefuseRecipients(f func(to string) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rcptError = f
+}
+
+// Messages returns a copy of the messages received so far.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Message(nil), s.messages...)
+}
+
+// WaitFor waits until at least n messages have arrived, or fails the test
+// after timeout.
+func (s *Server) WaitFor(tb testing.TB, n int, timeout time.Duration) []Message {
+	tb.Helper()
+	deadline := time.After(timeout)
+	for {
+		if msgs := s.Messages(); len(msgs) >= n {
+			return msgs
+		}
+		select {
+		case <-s.arrived:
+		case <-deadline:
+			tb.Fatalf("smtptest: %d message(s) arrived within %v, want %d", len(s.Messages()), timeout, n)
+		}
+	}
+}
+
+type backend struct{ s *Server }
+
+func (b backend) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{s: b.s}, nil }
+
+type session struct {
+	s    *Server
+	from string
+	to   []string
+}
+
+func (x *session) Mail(from string, _ *smtp.MailOptions) error {
+	x.from = from
+	return nil
+}
+
+func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	x.s.mu.Lock()
+	refuse := x.s.rcptError
+	x.s.mu.Unlock()
+	if refuse != nil {
+		if err := refuse(to); err != nil {
+			return err
+		}
+	}
+	x.to = append(x.to, to)
+	return nil
+}
+
+func (x *session) Data(r io.Reader) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	if len(x.to) == 0 {
+		return errors.New("no recipients")
+	}
+	x.s.mu.Lock()
+	x.s.messages = append(x.s.messages, Message{From: x.from, To: x.to, Data: data})
+	x.s.mu.Unlock()
+	select {
+	case x.s.arrived <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (x *session) Reset() { x.from, x.to = "", nil }
+
+func (x *session) Logout() error { return nil }
+
+// Text returns the message's decoded text/plain part (the whole body when
+// it is not multipart).
+func (m Message) Text(tb testing.TB) string {
+	tb.Helper()
+	msg := m.Parsed(tb)
+	text, err := textPart(msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), msg.Body)
+	if err != nil {
+		tb.Fatalf("smtptest: %v", err)
+	}
+	return text
+}
+
+func textPart(contentType, encoding string, body io.Reader) (string, error) {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		mt = "text/plain"
+	}
+	if strings.HasPrefix(mt, "multipart/") {
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			p, err := mr.NextRawPart()
+			if err != nil {
+				return "", fmt.Errorf("no text/plain part: %w", err)
+			}
+			if t, err := textPart(p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p); err == nil {
+				return t, nil
+			}
+		}
+	}
+	if mt != "text/plain" {
+		return "", fmt.Errorf("part is %s", mt)
+	}
+	switch strings.ToLower(encoding) {
+	case "quoted-printable":
+		body = quotedprintable.NewReader(body)
+	case "base64":
+		body = base64.NewDecoder(base64.StdEncoding, body)
+	}
+	b, err := io.ReadAll(body)
+	return string(b), err
+}

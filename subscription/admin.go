@@ -1,0 +1,274 @@
+package subscription
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/broadsheet-news/broadsheet/digest"
+)
+
+// AddRequest is a subscriber added by an admin.
+type AddRequest struct {
+	Email, Name string
+	// Status is pending (a confirmation mail is sent) or active (the admin
+	// vouches for the consent, recorded in Consent).
+	Status  digest.SubscriberStatus
+	Consent string
+}
+
+// Add adds a subscriber for an admin. An erased address is refused
+// (digest.ErrSuppressed); a known one is returned unchanged with false.
+func (s *Service) Add(ctx context.Context, req AddRequest) (digest.Subscriber, bool, error) {
+	email, err := checkEmail(req.Email)
+	if err != nil {
+		return digest.Subscriber{}, false, err
+	}
+	name, err := checkName(req.Name)
+	if err != nil {
+		return digest.Subscriber{}, false, err
+	}
+	if req.Status == "" {
+		req.Status = digest.Pending
+	}
+	if req.Status != digest.Pending && req.Status != digest.Active {
+		return digest.Subscriber{}, false, &FieldError{Field: "status", Message: `must be "pending" or "active"`}
+	}
+	now := s.now().UTC()
+	consent := digest.Consent{Source: "admin", SubscribedAt: now, Text: truncate(strings.TrimSpace(req.Consent), 200)}
+	if req.Status == digest.Active {
+		consent.ConfirmedAt = now
+	}
+	sub, created, err := s.store.AddSubscriber(ctx, digest.Subscriber{
+		Email: email, Name: name, Status: req.Status, Format: digest.FormatHTML, Consent: consent,
+	}, false)
+	if err != nil {
+		return digest.Subscriber{}, false, fmt.Errorf("subscription: add: %w", err)
+	}
+	if created && sub.Status == digest.Pending {
+		if err := s.sendConfirmation(ctx, sub.ID, false); err != nil {
+			return sub, true, err
+		}
+		sub, err = s.store.Subscriber(ctx, sub.ID)
+	}
+	return sub, created, err
+}
+
+// Get returns the subscriber with this email.
+func (s *Service) Get(ctx context.Context, email string) (digest.Subscriber, error) {
+	e, err := checkEmail(email)
+	if err != nil {
+		return digest.Subscriber{}, err
+	}
+	return s.store.SubscriberByEmail(ctx, e)
+}
+
+// Forget erases a subscriber (the right to be forgotten), keeping only a
+// hash of the address so imports cannot add it again.
+func (s *Service) Forget(ctx context.Context, email string) error {
+	e, err := checkEmail(email)
+	if err != nil {
+		return err
+	}
+	return s.store.ForgetSubscriber(ctx, e)
+}
+
+// List returns a page of subscribers; see store.Subscribers.
+func (s *Service) List(ctx context.Context, status digest.SubscriberStatus, cursor int64, limit int) ([]digest.Subscriber, int64, error) {
+	if status != "" && !status.Valid() {
+		return nil, 0, &FieldError{Field: "status", Message: fmt.Sprintf("%q is not one of pending, active, unsubscribed, bounced, complained", status)}
+	}
+	return s.store.Subscribers(ctx, status, cursor, limit)
+}
+
+// Counts returns the number of subscribers by status.
+func (s *Service) Counts(ctx context.Context) (map[digest.SubscriberStatus]int64, error) {
+	return s.store.CountSubscribers(ctx)
+}
+
+// ImportReport is what an import did.
+type ImportReport struct {
+	Added    int           `json:"added"`
+	Existing int           `json:"existing"`
+	Invalid  []InvalidLine `json:"invalid"`
+	// Suppressed counts erased addresses left out.
+	Suppressed int `json:"suppressed"`
+}
+
+// InvalidLine is a CSV line that was not imported, and why.
+type InvalidLine struct {
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
+}
+
+// maxInvalidReported bounds the invalid lines listed in a report (all are
+// counted).
+const maxInvalidReported = 1000
+
+// importBatch subscribers go to Redis in one pipelined round trip.
+const importBatch = 1000
+
+// Import reads CSV — a header row naming email, name and optionally status
+// (pending or active; default active), in any order — and adds every valid
+// new address, streaming: memory holds one batch, whatever the file's
+// size. Imported subscribers are recorded with consent source "import".
+// A file that is not CSV with an email column is a FieldError.
+func (s *Service) Import(ctx context.Context, r io.Reader, consent string) (ImportReport, error) {
+	rep := ImportReport{Invalid: []InvalidLine{}}
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return rep, &FieldError{Field: "file", Message: "is empty: it needs a header row such as email,name,status"}
+	}
+	if err != nil {
+		return rep, &FieldError{Field: "file", Message: "is not CSV: " + err.Error()}
+	}
+	col := map[string]int{"email": -1, "name": -1, "status": -1}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\uFEFF")))
+		if _, ok := col[h]; ok {
+			col[h] = i
+		}
+	}
+	if col["email"] < 0 {
+		return rep, &FieldError{Field: "file", Message: "has no email column in its header row"}
+	}
+	now := s.now().UTC()
+	batch := make([]digest.Subscriber, 0, importBatch)
+	lines := make([]int, 0, importBatch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		out, err := s.store.ImportSubscribers(ctx, batch)
+		if err != nil {
+			return fmt.Errorf("subscription: import: %w", err)
+		}
+		for _, o := range out {
+			switch o {
+			case digest.Added:
+				rep.Added++
+			case digest.AlreadyKnown:
+				rep.Existing++
+			case digest.Suppressed:
+				rep.Suppressed++
+			}
+		}
+		batch, lines = batch[:0], lines[:0]
+		return nil
+	}
+	invalid := func(line int, reason string) {
+		if len(rep.Invalid) < maxInvalidReported {
+			rep.Invalid = append(rep.Invalid, InvalidLine{Line: line, Reason: reason})
+		}
+	}
+	field := func(rec []string, name string) string {
+		if i := col[name]; i >= 0 && i < len(rec) {
+			return rec[i]
+		}
+		return ""
+	}
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				invalid(pe.Line, pe.Err.Error())
+				continue
+			}
+			return rep, fmt.Errorf("subscription: import: read: %w", err)
+		}
+		email, err := checkEmail(field(rec, "email"))
+		if err != nil {
+			invalid(line, err.Error())
+			continue
+		}
+		name, err := checkName(field(rec, "name"))
+		if err != nil {
+			invalid(line, err.Error())
+			continue
+		}
+		status := digest.SubscriberStatus(strings.ToLower(strings.TrimSpace(field(rec, "status"))))
+		if status == "" {
+			status = digest.Active
+		}
+		if status != digest.Active && status != digest.Pending {
+			invalid(line, fmt.Sprintf("status: %q is not pending or active", status))
+			continue
+		}
+		sub := digest.Subscriber{Email: email, Name: name, Status: status, Format: digest.FormatHTML,
+			Consent: digest.Consent{Source: "import", SubscribedAt: now, Text: consent}}
+		if status == digest.Active {
+			sub.Consent.ConfirmedAt = now
+		}
+		batch = append(batch, sub)
+		lines = append(lines, line)
+		if len(batch) == importBatch {
+			if err := flush(); err != nil {
+				return rep, err
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+	}
+	return rep, flush()
+}
+
+// Export writes every subscriber as CSV (email,name,status,format,
+// subscribed_at,confirmed_at), streaming in batches.
+func (s *Service) Export(ctx context.Context, w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write([]string{"email", "name", "status", "format", "subscribed_at", "confirmed_at"}); err != nil {
+		return err
+	}
+	cursor := int64(0)
+	for {
+		page, next, err := s.store.Subscribers(ctx, "", cursor, 1000)
+		if err != nil {
+			return fmt.Errorf("subscription: export: %w", err)
+		}
+		if err := s.store.FillConsent(ctx, page); err != nil {
+			return fmt.Errorf("subscription: export: %w", err)
+		}
+		for _, full := range page {
+			if err := cw.Write([]string{full.Email, csvSafe(full.Name), string(full.Status), string(full.Format),
+				timeOrEmpty(full.Consent.SubscribedAt), timeOrEmpty(full.Consent.ConfirmedAt)}); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		if err := cw.Error(); err != nil {
+			return err
+		}
+		if next == 0 {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// csvSafe defuses a cell a spreadsheet would run as a formula.
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+func timeOrEmpty(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
