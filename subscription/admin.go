@@ -179,15 +179,15 @@ func (s *Service) Import(ctx context.Context, r io.Reader, consent string) (Impo
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				invalid(pe.Line, pe.Err.Error())
+				invalid(pe.StartLine, pe.Err.Error())
 				continue
 			}
 			return rep, fmt.Errorf("subscription: import: read: %w", err)
 		}
+		line, _ := cr.FieldPos(0) // only valid after a successful Read
 		email, err := checkEmail(field(rec, "email"))
 		if err != nil {
 			invalid(line, err.Error())

@@ -1,0 +1,201 @@
+package subscription_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/broadsheet-news/broadsheet/digest"
+	"github.com/broadsheet-news/broadsheet/internal/redistest"
+	"github.com/broadsheet-news/broadsheet/mailer"
+	"github.com/broadsheet-news/broadsheet/store"
+	"github.com/broadsheet-news/broadsheet/subscription"
+)
+
+// fixture is a Service on real Redis, mailing into a real Maildir, with a
+// clock the test moves.
+type fixture struct {
+	svc    *subscription.Service
+	store  *store.Store
+	outbox string
+	now    time.Time
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	rdb, prefix := redistest.Client(t)
+	st := store.New(rdb, store.Options{Prefix: prefix})
+	f := &fixture{store: st, outbox: filepath.Join(t.TempDir(), "outbox"), now: time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)}
+	md, err := mailer.NewMaildir(f.outbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	composer, err := mailer.NewComposer("Test <news@example.com>", func() time.Time { return f.now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := subscription.NewSigner([]string{"service-test-secret-0123"})
+	base, _ := url.Parse("https://news.example.com/")
+	f.svc = subscription.New(st, mailer.New(composer, md, slog.New(slog.DiscardHandler)), signer, subscription.Config{
+		Title: "Test", BaseURL: base, ConsentText: "v1",
+		RenderConfirmation: func(m subscription.ConfirmationMail) (string, string, string, error) {
+			return "Confirm", "Confirm: " + m.ConfirmURL + "\nManage: " + m.PreferencesURL + "\n", "", nil
+		},
+	}, func() time.Time { return f.now }, slog.New(slog.DiscardHandler))
+	return f
+}
+
+func (f *fixture) mails(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(f.outbox, "new"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(f.outbox, "new", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(b))
+	}
+	return out
+}
+
+func TestResendAfterADay(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	req := subscription.SubscribeRequest{Email: "ann@example.com", IP: "192.0.2.1"}
+	for range 3 {
+		if err := f.svc.Subscribe(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(f.mails(t)); n != 1 {
+		t.Fatalf("%d mails after 3 subscribes in a minute, want 1", n)
+	}
+	f.now = f.now.Add(25 * time.Hour)
+	if err := f.svc.Subscribe(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.mails(t)); n != 2 {
+		t.Errorf("%d mails after a day, want 2", n)
+	}
+}
+
+func TestUnsubscribedComesBackPending(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	sub, _, err := f.svc.Add(ctx, subscription.AddRequest{Email: "bob@example.com", Status: digest.Active, Consent: "paper form"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.mails(t)) != 0 {
+		t.Fatal("adding an active subscriber mailed them")
+	}
+	tok := strings.TrimPrefix(f.svc.UnsubscribeURL(sub.ID), "https://news.example.com/unsubscribe/")
+	if _, err := f.svc.Unsubscribe(ctx, subscription.PurposeUnsubscribe, tok, "one-click"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Subscribe(ctx, subscription.SubscribeRequest{Email: "bob@example.com", Name: "Bob"}); err != nil {
+		t.Fatal(err)
+	}
+	back, _ := f.store.SubscriberByEmail(ctx, "bob@example.com")
+	if back.Status != digest.Pending || back.Name != "Bob" || back.Consent.Source != "form" || !back.Consent.LeftAt.IsZero() {
+		t.Errorf("back again: %+v", back)
+	}
+	if len(f.mails(t)) != 1 {
+		t.Errorf("no confirmation mail on coming back")
+	}
+	// Bounced addresses get no mail, whatever the form says.
+	bounced, _, _ := f.svc.Add(ctx, subscription.AddRequest{Email: "gone@example.com", Status: digest.Active})
+	_, _ = f.store.UpdateSubscriber(ctx, bounced.ID, func(s *digest.Subscriber) error { s.Status = digest.Bounced; return nil })
+	if err := f.svc.Subscribe(ctx, subscription.SubscribeRequest{Email: "gone@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.mails(t)) != 1 {
+		t.Errorf("a bounced address was mailed")
+	}
+}
+
+func TestConfirmExpiry(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if err := f.svc.Subscribe(ctx, subscription.SubscribeRequest{Email: "cy@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	mail := f.mails(t)[0]
+	i := strings.Index(mail, "/confirm/")
+	tok := strings.Fields(mail[i+len("/confirm/"):])[0]
+	f.now = f.now.Add(49 * time.Hour)
+	if _, err := f.svc.Confirm(ctx, tok, "192.0.2.9"); !errors.Is(err, subscription.ErrExpired) {
+		t.Fatalf("a 49-hour-old link: %v, want ErrExpired", err)
+	}
+	// A fresh link (the day has passed, so one may go out) confirms.
+	if err := f.svc.ResendConfirmation(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	mails := f.mails(t)
+	if len(mails) != 2 {
+		t.Fatalf("%d mails, want 2", len(mails))
+	}
+	var fresh string
+	for _, m := range mails {
+		if j := strings.Index(m, "/confirm/"); j >= 0 && !strings.Contains(m, tok) {
+			fresh = strings.Fields(m[j+len("/confirm/"):])[0]
+		}
+	}
+	if outcome, err := f.svc.Confirm(ctx, fresh, "192.0.2.9"); err != nil || outcome != subscription.Confirmed {
+		t.Errorf("the new link: %v %v", outcome, err)
+	}
+}
+
+func TestImportCSV(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	in := "\uFEFFName,EMAIL,Status\n" +
+		"\"Smith, Jo\",jo@example.com,\n" +
+		"Dup,JO@example.com,active\n" +
+		"Bad,jo@localhost,\n" +
+		"O\"Brien,ob@example.com,\n" +
+		"After,after@example.com,\n" +
+		"\"broken,quote@example.com\n"
+	rep, err := f.svc.Import(ctx, strings.NewReader(in), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Added != 2 || rep.Existing != 1 || len(rep.Invalid) != 3 || rep.Invalid[0].Line != 4 || rep.Invalid[1].Line != 5 || rep.Invalid[2].Line != 7 {
+		t.Errorf("report: %+v", rep)
+	}
+	jo, err := f.store.SubscriberByEmail(ctx, "jo@example.com")
+	if err != nil || jo.Name != "Smith, Jo" || jo.Status != digest.Active || jo.Consent.Source != "import" {
+		t.Errorf("imported: %+v %v", jo, err)
+	}
+	for _, bad := range []string{"", "name\nx\n", "\"unterminated"} {
+		var fe *subscription.FieldError
+		if _, err := f.svc.Import(ctx, strings.NewReader(bad), "test"); !errors.As(err, &fe) {
+			t.Errorf("Import(%q): %v, want a FieldError", bad, err)
+		}
+	}
+}
+
+func TestExportDefusesFormulas(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, _, err := f.svc.Add(ctx, subscription.AddRequest{Email: "x@example.com", Name: "=HYPERLINK(\"http://evil\")", Status: digest.Active}); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := f.svc.Export(ctx, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "'=HYPERLINK") {
+		t.Errorf("a formula in a name was exported as is:\n%s", out.String())
+	}
+}
