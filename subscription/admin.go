@@ -82,7 +82,14 @@ func (s *Service) List(ctx context.Context, status digest.SubscriberStatus, curs
 	if status != "" && !status.Valid() {
 		return nil, 0, &FieldError{Field: "status", Message: fmt.Sprintf("%q is not one of pending, active, unsubscribed, bounced, complained", status)}
 	}
-	return s.store.Subscribers(ctx, status, cursor, limit)
+	page, next, err := s.store.Subscribers(ctx, status, cursor, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := s.store.FillConsent(ctx, page); err != nil {
+		return nil, 0, err
+	}
+	return page, next, nil
 }
 
 // Counts returns the number of subscribers by status.
