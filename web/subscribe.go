@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"mime"
@@ -16,6 +17,10 @@ import (
 
 // maxFormBody bounds the body of a public form post.
 const maxFormBody = 64 << 10
+
+// subscribeTimeout bounds the work of one subscription (store and mail),
+// which goes on when the client hangs up.
+const subscribeTimeout = 30 * time.Second
 
 // honeypotField is a form field hidden from people: a bot that fills it in
 // is answered as if it had subscribed, and nothing happens.
@@ -76,7 +81,12 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if in.Honeypot == "" {
-		err = s.subs.Subscribe(r.Context(), subscription.SubscribeRequest{
+		// Finish what was started even if the client hangs up: a
+		// subscriber stored without their confirmation mail would wait a
+		// day for the next one.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), subscribeTimeout)
+		defer cancel()
+		err = s.subs.Subscribe(ctx, subscription.SubscribeRequest{
 			Email: in.Email, Name: in.Name, IP: ip, UserAgent: r.UserAgent(),
 		})
 		if err != nil {

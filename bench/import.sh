@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# bench/import.sh — how fast `broadsheet subscribers import` loads a CSV, and
+# how much Redis memory each subscriber takes.
+#
+# For each count in N it writes a CSV (email,name header; reader000001@
+# example.com,Reader 000001 …) into a temp dir, starts `serve` on a fresh data
+# dir (private redis-server, --schedule off) only to keep that Redis running —
+# the import finds its socket, DIR/redis.sock, and uses it — then times
+#   broadsheet subscribers import FILE --data-dir DIR
+# (wall clock; the import process's peak RSS with /usr/bin/time when
+# installed) and reads `redis-cli -s DIR/redis.sock info memory` before and
+# after: used_memory's growth / count is Redis's memory per subscriber. It
+# checks the import's report, `subscribers count` and that no mail was sent
+# (imported subscribers are active; an import mails nobody).
+# The import, Redis and the CSV share this machine's CPUs (nproc is printed).
+# Compare with: go test -run '^$' -bench Subscribers100k -benchtime 1x ./store
+#
+# Run from anywhere:   bash bench/import.sh
+# Knobs (env):         N="100000 20000"   (counts to import, one fresh store each)
+# Needs: go, curl, redis-server, redis-cli (optional: /usr/bin/time).
+set -euo pipefail
+
+N=${N:-100000 20000}
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+die() { echo "import.sh: $*" >&2; exit 1; }
+for c in go curl redis-server redis-cli; do command -v "$c" >/dev/null || die "$c is not installed"; done
+for n in $N; do [[ $n =~ ^[1-9][0-9]*$ ]] || die "N: \"$n\" is not a positive whole number"; done
+gnu_time=''
+/usr/bin/time -v true >/dev/null 2>&1 && gnu_time=/usr/bin/time
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/bsimp.XXXXXX")
+bs_pid='' data=''
+
+# stop PID: SIGTERM, up to 15 s to exit, then SIGKILL.
+stop() {
+  kill -TERM "$1" 2>/dev/null || return 0
+  for _ in {1..150}; do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+# stop_serve: SIGTERM lets broadsheet stop its redis-server child (own
+# process group); should it have been killed hard, shut that Redis down.
+stop_serve() {
+  [[ -n $bs_pid ]] && stop "$bs_pid"
+  bs_pid=''
+  if [[ -n $data && -S $data/redis.sock ]]; then
+    redis-cli -s "$data/redis.sock" shutdown nosave >/dev/null 2>&1 || true
+  fi
+}
+cleanup() {
+  set +e
+  stop_serve
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  local p
+  for _ in {1..100}; do
+    p=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+  die "found no free port"
+}
+used_memory() { redis-cli -s "$data/redis.sock" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'; }
+
+echo "building broadsheet..." >&2
+go build -o "$tmp/broadsheet" ./cmd/broadsheet
+bs=$tmp/broadsheet
+unset BROADSHEET_REDIS_URL BROADSHEET_SMTP_URL BROADSHEET_SMTP_URL_FILE
+
+results=()
+for n in $N; do
+  # 1. the CSV
+  csv=$tmp/subscribers-$n.csv
+  awk -v n="$n" 'BEGIN {
+    print "email,name"
+    for (i = 1; i <= n; i++) printf "reader%06d@example.com,Reader %06d\n", i, i
+  }' >"$csv"
+
+  # 2. serve, to keep the private Redis of a fresh data dir running
+  data=$tmp/d$n
+  port=$(free_port)
+  "$bs" serve --listen "127.0.0.1:$port" --base-url "http://127.0.0.1:$port/" --data-dir "$data" \
+    --schedule off --log-level warn >"$tmp/serve-$n.log" 2>&1 &
+  bs_pid=$!
+  for i in {1..300}; do
+    [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/readyz" || true) == 200 ]] && break
+    kill -0 "$bs_pid" 2>/dev/null || { tail -n 20 "$tmp/serve-$n.log" >&2; die "serve exited before /readyz answered 200"; }
+    ((i < 300)) || { tail -n 20 "$tmp/serve-$n.log" >&2; die "/readyz did not answer 200 within 60s"; }
+    sleep 0.2
+  done
+  [[ -S $data/redis.sock ]] || die "no Redis socket at $data/redis.sock"
+
+  # 3. the import, timed
+  echo "importing $n subscribers..." >&2
+  before=$(used_memory)
+  timer=()
+  [[ -n $gnu_time ]] && timer=("$gnu_time" -v -o "$tmp/time-$n.txt")
+  start=$(date +%s.%N)
+  "${timer[@]}" "$bs" subscribers import "$csv" --data-dir "$data" --log-level warn \
+    >"$tmp/import-$n.out" 2>"$tmp/import-$n.err" ||
+    die "import of $n failed: $(cat "$tmp/import-$n.out" "$tmp/import-$n.err")"
+  end=$(date +%s.%N)
+  after=$(used_memory)
+  report=$(cat "$tmp/import-$n.out")
+  rss=''
+  [[ -n $gnu_time ]] && rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f MiB", $2 / 1024 }' "$tmp/time-$n.txt")
+
+  # 4. did it do the work?
+  total=$("$bs" subscribers count --data-dir "$data" --log-level warn | awk '$1 == "total" { print $2 }')
+  active=$("$bs" subscribers count --data-dir "$data" --log-level warn | awk '$1 == "active" { print $2 }')
+  mails=$(find "$data/outbox/new" -type f 2>/dev/null | wc -l)
+  keys=$(redis-cli -s "$data/redis.sock" dbsize | tr -d '\r')
+  problems=''
+  [[ $report == "added $n, existing 0, suppressed 0, invalid 0" ]] || problems+=" report is not \"added $n, existing 0, suppressed 0, invalid 0\";"
+  [[ $total == "$n" && $active == "$n" ]] || problems+=" subscribers count says total $total, active $active;"
+  ((mails == 0)) || problems+=" $mails mails in the outbox;"
+  [[ -s $tmp/import-$n.err ]] && problems+=" import stderr: $(head -c 500 "$tmp/import-$n.err" | tr '\n' ' ');"
+  grep -qE 'level=(WARN|ERROR)' "$tmp/serve-$n.log" && problems+=" serve logged: $(grep -E 'level=(WARN|ERROR)' "$tmp/serve-$n.log" | head -n 3 | tr '\n' ' ');"
+
+  stop_serve
+  results+=("$(awk -v n="$n" -v s="$start" -v e="$end" -v b="$before" -v a="$after" -v rss="${rss:-n/a}" \
+    -v keys="$keys" -v csvb="$(wc -c <"$csv")" 'BEGIN {
+      t = e - s
+      printf "%-8d %8.2f %12.0f %14s %10.1f %11d %11d %12.1f %6d\n", n, t, n / t, rss, csvb / 1048576, b, a, (a - b) / n, keys
+    }')")
+  results+=("         import said: $report; subscribers count: total $total, active $active; mails: $mails${problems:+; PROBLEMS:$problems}")
+done
+
+echo
+echo "nproc: $(nproc)   $(go version)   redis-server $(redis-server --version | awk '{ print $3 }')" \
+  "  $(redis-cli --version)"
+echo "broadsheet subscribers import FILE --data-dir DIR, beside a serve holding DIR's private Redis"
+printf '%-8s %8s %12s %14s %10s %11s %11s %12s %6s\n' count "wall s" subscribers/s "import RSS" "CSV MiB" \
+  "used_mem 0" "used_mem 1" "B/subscriber" keys
+printf '%s\n' "${results[@]}"
+echo "(used_mem: Redis used_memory before and after the import; keys: DBSIZE after, edition keys included)"
