@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/broadsheet-news/broadsheet/digest"
 	"github.com/broadsheet-news/broadsheet/mailer"
 	"github.com/broadsheet-news/broadsheet/publish"
 	"github.com/broadsheet-news/broadsheet/store"
@@ -114,4 +115,33 @@ func (a *app) Close() error {
 		err = cerr
 	}
 	return err
+}
+
+// version is broadsheet's version, sent in the User-Agent of source fetches.
+const version = "0.1.0"
+
+// source returns the configured front-page source.
+func (a *app) source(sys stdio) publish.Source {
+	c := a.cfg
+	switch {
+	case c.Source == "":
+		return digest.SampleSource{}
+	case isWebSource(c.Source):
+		retries := c.SourceRetries
+		if retries == 0 {
+			retries = -1 // the fetcher's "none"; its 0 means its default
+		}
+		return digest.WebSource{
+			URL: c.Source,
+			Fetcher: digest.NewFetcher(digest.FetcherOptions{
+				UserAgent:    "broadsheet/" + version + " (+" + c.baseURL.String() + ")",
+				AllowPrivate: c.SourceAllowPrivate,
+				Retries:      retries,
+				Cache:        a.store,
+				Logger:       a.logger,
+			}),
+			HTML: digest.HTMLOptions{HeadlineSelector: c.HeadlineSelector, LeadSelector: c.LeadSelector, MaxHeadlines: c.Headlines},
+		}
+	}
+	return digest.TextSource{Path: c.Source, Stdin: sys.stdin}
 }

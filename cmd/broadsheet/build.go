@@ -32,7 +32,7 @@ func runBuild(ctx context.Context, args []string, sys stdio) error {
 	}
 	defer a.Close()
 
-	res, err := a.pub.Build(ctx, cfg.source(sys), *date)
+	res, err := a.pub.Build(ctx, a.source(sys), *date)
 	if err != nil {
 		return err
 	}

@@ -15,24 +15,29 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/broadsheet-news/broadsheet/digest"
-	"github.com/broadsheet-news/broadsheet/publish"
 	"github.com/broadsheet-news/broadsheet/store"
 )
 
 // config is broadsheet's configuration: flags, each with a BROADSHEET_*
 // environment variable. The flag wins.
 type config struct {
-	Listen       string
-	BaseURL      string
-	DataDir      string
-	RedisURL     string
-	RedisPrefix  string
-	Source       string
-	Timezone     string
-	Schedule     string
-	Title        string
-	KeepEditions int
-	LogLevel     string
+	Listen      string
+	BaseURL     string
+	DataDir     string
+	RedisURL    string
+	RedisPrefix string
+	Source      string
+	// Web sources.
+	HeadlineSelector   string
+	LeadSelector       string
+	Headlines          int
+	SourceAllowPrivate bool
+	SourceRetries      int
+	Timezone           string
+	Schedule           string
+	Title              string
+	KeepEditions       int
+	LogLevel           string
 	// Mail and subscriptions.
 	From          string
 	SubscribeRate int
@@ -116,7 +121,12 @@ func (c *config) storeFlags(f *envFlags) {
 // siteFlags registers what every command that publishes needs.
 func (c *config) siteFlags(f *envFlags) {
 	f.string(&c.BaseURL, "base-url", "", "public URL of the site (default http://LISTEN/)")
-	f.string(&c.Source, "source", "", "front page to read: a text file, or - for standard input (default: the bundled sample)")
+	f.string(&c.Source, "source", "", "front page to read: a text file, - for standard input, or an http(s) URL of an HTML front page or a feed (default: the bundled sample)")
+	f.string(&c.HeadlineSelector, "headline-selector", digest.DefaultHeadlineSelector, "CSS selector of the headline links on an HTML front page")
+	f.string(&c.LeadSelector, "lead-selector", "", "CSS selector of the link to the lead article (default: the first headline)")
+	f.int(&c.Headlines, "headlines", digest.DefaultMaxHeadlines, "headlines kept from a web source")
+	f.int(&c.SourceRetries, "source-retries", 3, "times a web source answering 5xx or 429, or timing out, is tried again (backoff 1s, 2s, 4s…, or its Retry-After)")
+	f.bool(&c.SourceAllowPrivate, "source-allow-private", false, "let a web source live at a private, loopback or link-local address (intranet sources, tests)")
 	f.string(&c.Timezone, "timezone", "UTC", "time zone that decides an edition's day, e.g. Europe/Paris")
 	f.string(&c.Title, "title", "Daily Brief", "the publication's name")
 	f.string(&c.Listen, "listen", "localhost:8080", "address to serve HTTP on")
@@ -187,6 +197,24 @@ func (c *config) validate() error {
 	if strings.TrimSpace(c.Title) == "" {
 		return usageErrorf("--title must not be empty")
 	}
+	if isWebSource(c.Source) {
+		if u, err := url.Parse(c.Source); err != nil || u.Host == "" {
+			return usageErrorf("--source %q is not a valid URL", c.Source)
+		}
+		for _, sel := range []string{c.HeadlineSelector, c.LeadSelector} {
+			if sel != "" {
+				if err := digest.CheckSelector(sel); err != nil {
+					return usageErrorf("%v", err)
+				}
+			}
+		}
+		if c.Headlines < 1 {
+			return usageErrorf("--headlines must be at least 1")
+		}
+		if c.SourceRetries < 0 {
+			return usageErrorf("--source-retries must not be negative")
+		}
+	}
 	if c.KeepEditions < 1 {
 		return usageErrorf("--keep-editions must be at least 1")
 	}
@@ -226,12 +254,8 @@ func parseSchedule(spec string) (cron.Schedule, error) {
 	return s, nil
 }
 
-// source returns the configured front-page source.
-func (c *config) source(sys stdio) publish.Source {
-	if c.Source == "" {
-		return digest.SampleSource{}
-	}
-	return digest.TextSource{Path: c.Source, Stdin: sys.stdin}
+func isWebSource(s string) bool {
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
 }
 
 func (c *config) logger(stderr io.Writer) (*slog.Logger, error) {

@@ -53,7 +53,7 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	defer a.Close()
 	log := a.logger
 	site := publish.NewSite(a.pub, log)
-	src := cfg.source(sys)
+	src := a.source(sys)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
