@@ -20,7 +20,7 @@ type site struct {
 	hits sync.Map // path → *atomic.Int32
 }
 
-func newSite(t *testing.T, extra map[string]http.HandlerFunc) *site {
+func newSite(t testing.TB, extra map[string]http.HandlerFunc) *site {
 	t.Helper()
 	s := &site{}
 	mux := http.NewServeMux()
