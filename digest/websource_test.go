@@ -335,3 +335,26 @@ func TestUserAgentSent(t *testing.T) {
 		t.Errorf("User-Agent: %v", got)
 	}
 }
+
+func TestFetchTimeout(t *testing.T) {
+	release := make(chan struct{})
+	s := newSite(t, map[string]http.HandlerFunc{"/slow": func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}})
+	defer close(release)
+	f := testFetcher(FetcherOptions{Timeout: 100 * time.Millisecond, Retries: 1})
+	start := time.Now()
+	_, err := f.Get(context.Background(), s.URL+"/slow")
+	if err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("a server that never answers: %v", err)
+	}
+	if n := s.hitsOf("/slow"); n != 2 {
+		t.Errorf("a timeout was tried %d times, want 1 + 1 retry", n)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
