@@ -16,17 +16,30 @@ import (
 
 const recordVersion = 1
 
-var statusCodes = map[digest.SubscriberStatus]byte{
-	digest.Pending: 'p', digest.Active: 'a', digest.Unsubscribed: 'u', digest.Bounced: 'b', digest.Complained: 'c',
+// statusCode is the byte a status is kept as.
+func statusCode(st digest.SubscriberStatus) byte {
+	switch st {
+	case digest.Active:
+		return 'a'
+	case digest.Unsubscribed:
+		return 'u'
+	case digest.Bounced:
+		return 'b'
+	case digest.Complained:
+		return 'c'
+	}
+	return 'p'
 }
-
-var formatCodes = map[digest.MailFormat]byte{digest.FormatHTML: 'h', digest.FormatText: 't'}
 
 var errBadRecord = errors.New("store: corrupt subscriber record")
 
 func encodeHot(s *digest.Subscriber) []byte {
 	b := make([]byte, 0, 8+len(s.Email)+len(s.Name))
-	b = append(b, recordVersion, statusCodes[s.Status], formatCodes[s.Format])
+	format := byte('h')
+	if s.Format == digest.FormatText {
+		format = 't'
+	}
+	b = append(b, recordVersion, statusCode(s.Status), format)
 	b = appendTime(b, s.ConfirmSentAt)
 	b = appendString(b, s.Email)
 	b = appendString(b, s.Name)
@@ -54,8 +67,8 @@ func decodeHot(id int64, b []byte, s *digest.Subscriber) error {
 }
 
 func statusOf(c byte) digest.SubscriberStatus {
-	for st, code := range statusCodes {
-		if code == c {
+	for _, st := range digest.Statuses {
+		if statusCode(st) == c {
 			return st
 		}
 	}

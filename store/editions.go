@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"log/slog"
 	"time"
@@ -29,6 +30,12 @@ import (
 var saveEdition = redis.NewScript(`
 local old = redis.call('HGET', KEYS[1], 'hash')
 if old == ARGV[4] then return 0 end
+if not old and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[8]) then
+  local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  if oldest[2] and tonumber(ARGV[7]) < tonumber(oldest[2]) then
+    return redis.error_reply('OUTSIDE_WINDOW ' .. oldest[1])
+  end
+end
 local now = tonumber(ARGV[11])
 local last = tonumber(redis.call('GET', KEYS[4]) or '0')
 local next_second = (math.floor(last / 1000) + 1) * 1000
@@ -73,6 +80,10 @@ func (s *Store) SaveEdition(ctx context.Context, e digest.Edition, now time.Time
 		e.ID, e.FeedID, formatTime(now), e.Hash, e.Title(), page, score, s.keep,
 		s.keys.editionPrefix(), s.keys.events(), now.UnixMilli(),
 	).Int()
+	if oldest, ok := strings.CutPrefix(errText(err), "OUTSIDE_WINDOW "); ok {
+		return digest.Edition{}, 0, fmt.Errorf("store: save edition %s: %w: the oldest kept is %s (--keep-editions %d)",
+			e.ID, ErrOutsideWindow, oldest, s.keep)
+	}
 	if err != nil {
 		return digest.Edition{}, 0, fmt.Errorf("store: save edition %s: %w", e.ID, err)
 	}
@@ -84,6 +95,17 @@ func (s *Store) SaveEdition(ctx context.Context, e digest.Edition, now time.Time
 		return digest.Edition{}, 0, err
 	}
 	return saved, digest.Outcome(res), nil
+}
+
+// ErrOutsideWindow says an edition is older than every kept one while the
+// store is full: storing it would delete it at once.
+var ErrOutsideWindow = errors.New("the day is older than every kept edition")
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 // TooSoonError says an edition change was not stored because another was

@@ -237,3 +237,26 @@ func TestChangesAreASecondApart(t *testing.T) {
 		t.Errorf("a change from a clock an hour behind: %v", err)
 	}
 }
+
+func TestSaveRefusesADayOutsideTheWindow(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, 2)
+	now := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
+	for i, day := range []string{"2026-11-26", "2026-11-27"} {
+		if _, _, err := s.SaveEdition(ctx, edition(t, day, "x"+day), now.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _, err := s.SaveEdition(ctx, edition(t, "2020-01-01", "old"), now.Add(5*time.Second))
+	if !errors.Is(err, store.ErrOutsideWindow) {
+		t.Fatalf("a day older than the window: %v", err)
+	}
+	archive, _ := s.Archive(ctx)
+	if len(archive) != 2 || archive[1].ID != "2026-11-26" {
+		t.Errorf("the refusal changed the archive: %+v", archive)
+	}
+	// A newer day still goes in, pushing the oldest out.
+	if _, _, err := s.SaveEdition(ctx, edition(t, "2026-11-28", "new"), now.Add(10*time.Second)); err != nil {
+		t.Errorf("a newer day: %v", err)
+	}
+}

@@ -203,30 +203,44 @@ func (s *Store) UpdateSubscriber(ctx context.Context, id int64, change func(*dig
 }
 
 // forgetSubscriber erases a subscriber's records and index entry and keeps
-// only a hash of the address, so imports cannot add it again.
+// only a hash of the address, so imports cannot add it again. It reads the
+// id and status itself, so concurrent erasures count once. Returns the
+// erased id, or 0 when the address was not (or no longer) there.
 var forgetSubscriber = redis.NewScript(`
+local id = redis.call('HGET', KEYS[1], ARGV[1])
+if not id then return 0 end
+local bucket = tostring(math.floor(tonumber(id) / tonumber(ARGV[3])))
+local rec = redis.call('HGET', ARGV[4] .. bucket, id)
 redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[2])
-redis.call('HINCRBY', KEYS[4], ARGV[3], -1)
-redis.call('HSET', KEYS[5], ARGV[4], 1)
-return 1
+if rec then
+  local names = {}
+  for i = 6, #ARGV, 2 do names[ARGV[i]] = ARGV[i + 1] end
+  local status = names[string.sub(rec, 2, 2)]
+  if status then redis.call('HINCRBY', KEYS[2], status, -1) end
+  redis.call('HDEL', ARGV[4] .. bucket, id)
+  redis.call('HDEL', ARGV[5] .. bucket, id)
+end
+redis.call('HSET', KEYS[3], ARGV[2], 1)
+return tonumber(id)
 `)
 
 // ForgetSubscriber erases everything kept of the subscriber with this email
 // except a hash of the address (suppression). Unknown emails wrap
 // ErrNotFound.
 func (s *Store) ForgetSubscriber(ctx context.Context, email string) error {
-	sub, err := s.SubscriberByEmail(ctx, email)
-	if err != nil {
-		return err
+	args := []any{email, suppressionField(email), subscribersPerBucket,
+		s.keys.subscriberRecordPrefix(), s.keys.subscriberConsentPrefix()}
+	// Then pairs of a record's status code and the status's name.
+	for _, st := range digest.Statuses {
+		args = append(args, string([]byte{statusCode(st)}), string(st))
 	}
-	err = forgetSubscriber.Run(ctx, s.rdb,
-		[]string{s.keys.subscriberRecords(sub.ID), s.keys.subscriberConsents(sub.ID), s.keys.emailIndex(email),
-			s.keys.subscriberCounts(), s.keys.subscriberSuppressed()},
-		strconv.FormatInt(sub.ID, 10), email, string(sub.Status), suppressionField(email)).Err()
+	id, err := forgetSubscriber.Run(ctx, s.rdb,
+		[]string{s.keys.emailIndex(email), s.keys.subscriberCounts(), s.keys.subscriberSuppressed()}, args...).Int64()
 	if err != nil {
-		return fmt.Errorf("store: forget subscriber %d: %w", sub.ID, err)
+		return fmt.Errorf("store: forget subscriber %s: %w", email, err)
+	}
+	if id == 0 {
+		return fmt.Errorf("store: subscriber %s: %w", email, ErrNotFound)
 	}
 	return nil
 }

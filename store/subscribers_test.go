@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -224,5 +226,42 @@ func TestSubscribersCursor(t *testing.T) {
 	counts, _ := s.CountSubscribers(ctx)
 	if counts[digest.Active] != 300 || counts[digest.Pending] != 150 {
 		t.Errorf("counts: %v", counts)
+	}
+}
+
+// TestForgetConcurrently: erasing one address from several requests at
+// once erases it once and leaves the counts right.
+func TestForgetConcurrently(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, 10)
+	for i := range 5 {
+		st := digest.Active
+		if i == 4 {
+			st = digest.Pending
+		}
+		if _, _, err := s.AddSubscriber(ctx, subscriber(fmt.Sprintf("f%d@example.com", i), st), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	for i := range 5 {
+		for range 8 {
+			wg.Go(func() {
+				if s.ForgetSubscriber(ctx, fmt.Sprintf("f%d@example.com", i)) == nil {
+					ok.Add(1)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if ok.Load() != 5 {
+		t.Errorf("%d erasures succeeded, want 5 (one per address)", ok.Load())
+	}
+	counts, _ := s.CountSubscribers(ctx)
+	for st, n := range counts {
+		if n != 0 {
+			t.Errorf("%s count %d after erasing everyone", st, n)
+		}
 	}
 }

@@ -99,9 +99,12 @@ func (s *Service) Counts(ctx context.Context) (map[digest.SubscriberStatus]int64
 
 // ImportReport is what an import did.
 type ImportReport struct {
-	Added    int           `json:"added"`
-	Existing int           `json:"existing"`
-	Invalid  []InvalidLine `json:"invalid"`
+	Added    int `json:"added"`
+	Existing int `json:"existing"`
+	// InvalidCount counts every invalid line; Invalid lists the first
+	// thousand, with their line numbers.
+	InvalidCount int           `json:"invalid_count"`
+	Invalid      []InvalidLine `json:"invalid"`
 	// Suppressed counts erased addresses left out.
 	Suppressed int `json:"suppressed"`
 }
@@ -171,6 +174,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, consent string) (Impo
 		return nil
 	}
 	invalid := func(line int, reason string) {
+		rep.InvalidCount++
 		if len(rep.Invalid) < maxInvalidReported {
 			rep.Invalid = append(rep.Invalid, InvalidLine{Line: line, Reason: reason})
 		}
@@ -249,8 +253,8 @@ func (s *Service) Export(ctx context.Context, w io.Writer) error {
 			return fmt.Errorf("subscription: export: %w", err)
 		}
 		for _, full := range page {
-			if err := cw.Write([]string{full.Email, csvSafe(full.Name), string(full.Status), string(full.Format),
-				timeOrEmpty(full.Consent.SubscribedAt), timeOrEmpty(full.Consent.ConfirmedAt)}); err != nil {
+			if err := cw.Write(csvSafe(full.Email, full.Name, string(full.Status), string(full.Format),
+				timeOrEmpty(full.Consent.SubscribedAt), timeOrEmpty(full.Consent.ConfirmedAt))); err != nil {
 				return err
 			}
 		}
@@ -265,12 +269,15 @@ func (s *Service) Export(ctx context.Context, w io.Writer) error {
 	}
 }
 
-// csvSafe defuses a cell a spreadsheet would run as a formula.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
+// csvSafe defuses every cell a spreadsheet would run as a formula (an
+// address may start with "=" too: the form accepts what RFC 5322 does).
+func csvSafe(cells ...string) []string {
+	for i, s := range cells {
+		if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+			cells[i] = "'" + s
+		}
 	}
-	return s
+	return cells
 }
 
 func timeOrEmpty(t time.Time) string {

@@ -104,6 +104,9 @@ type Page struct {
 	Outcome     string
 	Email, Name string
 	FieldErrors map[string]string
+	// HideSubscribeForm leaves out the form at the foot of the page (the
+	// subscription pages have their own, or none).
+	HideSubscribeForm bool
 }
 
 // Render writes the named page. The page is rendered in full before any byte

@@ -24,7 +24,7 @@ func (s *Server) requireAdmin(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.AdminToken == "" {
 			writeJSON(w, http.StatusForbidden, map[string]string{
-				"error": "the admin API is off: set BROADSHEET_ADMIN_TOKEN (or --admin-token) to turn it on"})
+				"error": "the admin API is off: set BROADSHEET_ADMIN_TOKEN (or BROADSHEET_ADMIN_TOKEN_FILE) in serve's environment to turn it on"})
 			return
 		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")

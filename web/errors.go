@@ -46,8 +46,14 @@ func (s *Server) publicMessage(r *http.Request, err error, status int) string {
 		return "the request body is too large"
 	case status == http.StatusNotFound:
 		return "not found"
+	case errors.Is(err, digest.ErrSuppressed):
+		return "this address was erased at its owner's request and cannot be added again"
+	case errors.Is(err, subscription.ErrExpired):
+		return "the confirmation link has expired"
 	}
-	return err.Error()
+	// Every client error has a case above: an unknown one says nothing of
+	// the internals.
+	return http.StatusText(status)
 }
 
 // writeJSON writes v as JSON with status.

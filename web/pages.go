@@ -64,6 +64,10 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data templates.Page) {
+	switch name {
+	case templates.SubscribePage, templates.ConfirmPage, templates.UnsubscribePage, templates.PreferencesPage:
+		data.HideSubscribeForm = true
+	}
 	var buf strings.Builder
 	if err := s.pages.Render(&buf, name, data); err != nil {
 		s.logger.Error("Unable to render page", slog.String("page", name), slog.Any("error", err))

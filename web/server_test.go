@@ -202,3 +202,13 @@ func TestFailuresShowNoDetails(t *testing.T) {
 		t.Errorf("home before the first edition: %d", resp.StatusCode)
 	}
 }
+
+func TestSubscribeFormAppearsOnce(t *testing.T) {
+	ts, _ := newServer(t, "http://news.example.com/", nil)
+	for path, want := range map[string]int{"/": 1, "/archive": 1, "/subscribe": 1} {
+		_, body := do(t, "GET", ts.URL+path)
+		if got := strings.Count(body, `<form class="subscribe"`); got != want {
+			t.Errorf("GET %s: %d subscribe forms, want %d", path, got, want)
+		}
+	}
+}

@@ -156,7 +156,7 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, subscription.ErrExpired):
 		data.Outcome = "expired"
-		s.render(w, r, http.StatusGone, templates.ConfirmPage, data)
+		s.render(w, r, statusOf(err), templates.ConfirmPage, data)
 		return
 	case err != nil:
 		s.pageError(w, r, err)

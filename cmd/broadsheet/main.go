@@ -14,6 +14,7 @@ import (
 	_ "time/tzdata" // time zones work on machines without a zoneinfo database
 
 	"github.com/broadsheet-news/broadsheet/digest"
+	"github.com/broadsheet-news/broadsheet/store"
 )
 
 func main() {
@@ -86,7 +87,7 @@ func report(err error, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "broadsheet: %v\n", err)
 	var ue *usageError
-	if errors.As(err, &ue) || digest.IsSourceError(err) {
+	if errors.As(err, &ue) || digest.IsSourceError(err) || errors.Is(err, store.ErrOutsideWindow) {
 		return 2
 	}
 	return 1

@@ -134,7 +134,10 @@ func runSubscribers(ctx context.Context, args []string, sys stdio) error {
 			fmt.Fprintf(sys.stderr, "line %d: %s\n", bad.Line, bad.Reason)
 		}
 		fmt.Fprintf(sys.stdout, "added %d, existing %d, suppressed %d, invalid %d\n",
-			rep.Added, rep.Existing, rep.Suppressed, len(rep.Invalid))
+			rep.Added, rep.Existing, rep.Suppressed, rep.InvalidCount)
+		if rep.InvalidCount > len(rep.Invalid) {
+			fmt.Fprintf(sys.stderr, "(only the first %d invalid lines are listed)\n", len(rep.Invalid))
+		}
 	case "export":
 		return s.Export(ctx, sys.stdout)
 	}
