@@ -16,6 +16,9 @@ import (
 )
 
 const (
+	// maxAgents bounds the user-agent dictionary; past it, new agents are
+	// not recorded (their subscribers' consent shows no user agent).
+	maxAgents = 100_000
 	// subscribersPerBucket ids share one record hash: small enough to stay
 	// listpack-encoded (Redis's default hash-max-listpack-entries is 128).
 	subscribersPerBucket = 100
@@ -33,6 +36,7 @@ var (
 func (k keys) subscriberNextID() string       { return k.prefix + "{subs}:next-id" }
 func (k keys) subscriberCounts() string       { return k.prefix + "{subs}:counts" }
 func (k keys) subscriberSuppressed() string   { return k.prefix + "{subs}:suppressed" }
+func (k keys) subscriberAgents() string       { return k.prefix + "{subs}:agents" }
 func (k keys) subscriberRecordPrefix() string { return k.prefix + "{subs}:r:" }
 func (k keys) subscriberConsentPrefix() string {
 	return k.prefix + "{subs}:c:"
@@ -70,6 +74,9 @@ redis.call('HSET', KEYS[2], ARGV[1], id)
 redis.call('HSET', ARGV[8] .. bucket, id, ARGV[2])
 redis.call('HSET', ARGV[9] .. bucket, id, ARGV[3])
 redis.call('HINCRBY', KEYS[3], ARGV[4], 1)
+if ARGV[10] ~= '' and redis.call('HLEN', KEYS[5]) < tonumber(ARGV[12]) then
+  redis.call('HSETNX', KEYS[5], ARGV[10], ARGV[11])
+end
 return {1, id}
 `)
 
@@ -101,9 +108,11 @@ func (s *Store) addArgs(sub digest.Subscriber, liftSuppression bool) ([]string, 
 	if liftSuppression {
 		lift = "1"
 	}
-	return []string{s.keys.subscriberNextID(), s.keys.emailIndex(sub.Email), s.keys.subscriberCounts(), s.keys.subscriberSuppressed()},
+	return []string{s.keys.subscriberNextID(), s.keys.emailIndex(sub.Email), s.keys.subscriberCounts(),
+			s.keys.subscriberSuppressed(), s.keys.subscriberAgents()},
 		[]any{sub.Email, encodeHot(&sub), encodeConsent(&sub.Consent), string(sub.Status), lift,
-			suppressionField(sub.Email), subscribersPerBucket, s.keys.subscriberRecordPrefix(), s.keys.subscriberConsentPrefix()}
+			suppressionField(sub.Email), subscribersPerBucket, s.keys.subscriberRecordPrefix(), s.keys.subscriberConsentPrefix(),
+			agentID(sub.Consent.UserAgent), sub.Consent.UserAgent, maxAgents}
 }
 
 func (s *Store) addResult(ctx context.Context, sub digest.Subscriber, res []int64) (digest.Subscriber, bool, error) {
@@ -136,8 +145,16 @@ func (s *Store) Subscriber(ctx context.Context, id int64) (digest.Subscriber, er
 	if err := decodeHot(id, []byte(hot.Val()), &sub); err != nil {
 		return digest.Subscriber{}, err
 	}
-	if err := decodeConsent(id, []byte(cold.Val()), &sub.Consent); err != nil {
+	agent, err := decodeConsent(id, []byte(cold.Val()), &sub.Consent)
+	if err != nil {
 		return digest.Subscriber{}, err
+	}
+	if agent != "" {
+		ua, err := s.rdb.HGet(ctx, s.keys.subscriberAgents(), agent).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return digest.Subscriber{}, fmt.Errorf("store: subscriber %d: %w", id, err)
+		}
+		sub.Consent.UserAgent = ua
 	}
 	return sub, nil
 }
@@ -165,6 +182,9 @@ if ARGV[5] ~= ARGV[6] then
   redis.call('HINCRBY', KEYS[3], ARGV[5], -1)
   redis.call('HINCRBY', KEYS[3], ARGV[6], 1)
 end
+if ARGV[7] ~= '' and redis.call('HLEN', KEYS[4]) < tonumber(ARGV[9]) then
+  redis.call('HSETNX', KEYS[4], ARGV[7], ARGV[8])
+end
 return 1
 `)
 
@@ -189,9 +209,9 @@ func (s *Store) UpdateSubscriber(ctx context.Context, id int64, change func(*dig
 			return digest.Subscriber{}, fmt.Errorf("store: update subscriber %d: bad status %q or format %q", id, sub.Status, sub.Format)
 		}
 		ok, err := casSubscriber.Run(ctx, s.rdb,
-			[]string{s.keys.subscriberRecords(id), s.keys.subscriberConsents(id), s.keys.subscriberCounts()},
+			[]string{s.keys.subscriberRecords(id), s.keys.subscriberConsents(id), s.keys.subscriberCounts(), s.keys.subscriberAgents()},
 			strconv.FormatInt(id, 10), encodeHot(&old), encodeHot(&sub), encodeConsent(&sub.Consent),
-			string(old.Status), string(sub.Status)).Int()
+			string(old.Status), string(sub.Status), agentID(sub.Consent.UserAgent), sub.Consent.UserAgent, maxAgents).Int()
 		if err != nil {
 			return digest.Subscriber{}, fmt.Errorf("store: update subscriber %d: %w", id, err)
 		}
@@ -378,10 +398,32 @@ func (s *Store) FillConsent(ctx context.Context, subs []digest.Subscriber) error
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("store: consent records: %w", err)
 	}
+	agents := make([]string, len(subs))
+	var ids []string
 	for i := range subs {
-		if err := decodeConsent(subs[i].ID, []byte(cmds[i].Val()), &subs[i].Consent); err != nil {
+		agent, err := decodeConsent(subs[i].ID, []byte(cmds[i].Val()), &subs[i].Consent)
+		if err != nil {
 			return err
 		}
+		agents[i] = agent
+		if agent != "" {
+			ids = append(ids, agent)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	uas, err := s.rdb.HMGet(ctx, s.keys.subscriberAgents(), ids...).Result()
+	if err != nil {
+		return fmt.Errorf("store: consent records: %w", err)
+	}
+	byID := make(map[string]string, len(ids))
+	for i, id := range ids {
+		ua, _ := uas[i].(string)
+		byID[id] = ua
+	}
+	for i := range subs {
+		subs[i].Consent.UserAgent = byID[agents[i]]
 	}
 	return nil
 }
