@@ -25,6 +25,9 @@ type Store interface {
 	Subscribers(ctx context.Context, status digest.SubscriberStatus, cursor int64, limit int) ([]digest.Subscriber, int64, error)
 	ImportSubscribers(ctx context.Context, subs []digest.Subscriber) ([]digest.AddOutcome, error)
 	FillConsent(ctx context.Context, subs []digest.Subscriber) error
+	EnqueueMail(ctx context.Context, job string) error
+	ClaimMail(ctx context.Context, now time.Time, lease time.Duration) (string, bool, error)
+	AckMail(ctx context.Context, job string) error
 }
 
 // Sender sends one email. mailer.Mailer meets it.
@@ -165,12 +168,14 @@ func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) error {
 	return s.sendConfirmation(ctx, sub.ID, false)
 }
 
-// sendConfirmation claims the right to mail subscriber id (at most once per
-// ResendAfter, unless force) and sends the confirmation mail.
+// sendConfirmation claims the right to mail subscriber id (at most once
+// per ResendAfter, unless force) and queues the confirmation mail in the
+// outbox, where DeliverQueued sends it: the request that asked for it does
+// not wait for the mail server, and its answer does not depend on it.
 func (s *Service) sendConfirmation(ctx context.Context, id int64, force bool) error {
 	now := s.now().UTC()
 	claimed := false
-	sub, err := s.store.UpdateSubscriber(ctx, id, func(x *digest.Subscriber) error {
+	_, err := s.store.UpdateSubscriber(ctx, id, func(x *digest.Subscriber) error {
 		claimed = false
 		if x.Status != digest.Pending && x.Status != digest.Active {
 			return digest.ErrUnchanged
@@ -186,33 +191,109 @@ func (s *Service) sendConfirmation(ctx context.Context, id int64, force bool) er
 		return fmt.Errorf("subscription: %w", err)
 	}
 	if !claimed {
-		s.logger.Debug("Confirmation mail not sent: sent recently or not wanted", slog.Int64("subscriber", id))
+		s.logger.Debug("Confirmation mail not queued: sent recently or not wanted", slog.Int64("subscriber", id))
 		return nil
+	}
+	job := fmt.Sprintf("confirm:%d:%d", id, now.UnixNano())
+	if err := s.store.EnqueueMail(ctx, job); err != nil {
+		return fmt.Errorf("subscription: queue confirmation: %w", err)
+	}
+	return nil
+}
+
+// outboxLease is how long a claimed outbox job is its sender's: unsent by
+// then (a crash, a mail server saying "later"), it is tried again.
+const outboxLease = time.Minute
+
+// DeliverQueued sends the mails waiting in the outbox and returns how many
+// jobs it handled. serve runs it all the time (RunOutbox); the CLI runs it
+// once after queueing a mail.
+func (s *Service) DeliverQueued(ctx context.Context) (int, error) {
+	for n := 0; ; n++ {
+		job, ok, err := s.store.ClaimMail(ctx, s.now(), outboxLease)
+		if err != nil || !ok {
+			return n, err
+		}
+		if s.deliver(ctx, job) {
+			if err := s.store.AckMail(ctx, job); err != nil {
+				return n, err
+			}
+		}
+	}
+}
+
+// RunOutbox delivers queued mails until ctx ends, looking every poll.
+func (s *Service) RunOutbox(ctx context.Context, poll time.Duration) {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		if _, err := s.DeliverQueued(ctx); err != nil && ctx.Err() == nil {
+			s.logger.Error("Unable to deliver queued mail", slog.Any("error", err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// deliver sends one outbox job and reports whether it is done with (sent,
+// or not to be sent); false leaves it to be tried again after its lease.
+func (s *Service) deliver(ctx context.Context, job string) bool {
+	var id, queued int64
+	if _, err := fmt.Sscanf(job, "confirm:%d:%d", &id, &queued); err != nil {
+		s.logger.Error("Dropping an unreadable outbox job", slog.String("job", job))
+		return true
+	}
+	if s.now().Sub(time.Unix(0, queued)) > s.cfg.ConfirmTTL {
+		s.logger.Warn("Dropping a confirmation mail that could not be sent in time", slog.Int64("subscriber", id))
+		return true
+	}
+	sub, err := s.store.Subscriber(ctx, id)
+	if errors.Is(err, digest.ErrNotFound) {
+		return true // erased meanwhile
+	}
+	if err != nil {
+		s.logger.Error("Unable to read a subscriber to mail", slog.Int64("subscriber", id), slog.Any("error", err))
+		return false
+	}
+	if sub.Status != digest.Pending && sub.Status != digest.Active {
+		return true
 	}
 	subject, text, html, err := s.cfg.RenderConfirmation(ConfirmationMail{
 		SiteTitle:      s.cfg.Title,
 		Name:           sub.Name,
-		ConfirmURL:     s.link("confirm", s.tokens.Sign(PurposeConfirm, sub.ID, now)),
+		ConfirmURL:     s.link("confirm", s.tokens.Sign(PurposeConfirm, sub.ID, s.now())),
 		PreferencesURL: s.PreferencesURL(sub.ID),
 		AlreadyActive:  sub.Status == digest.Active,
 	})
 	if err != nil {
-		return fmt.Errorf("subscription: render confirmation: %w", err)
+		s.logger.Error("Unable to render the confirmation mail", slog.Any("error", err))
+		return false
 	}
 	err = s.mail.Send(ctx, mailer.Message{To: sub.Email, ToName: sub.Name, Subject: subject, Text: text, HTML: html})
-	if err != nil {
-		// Give the right back, so the next request may try again.
-		_, _ = s.store.UpdateSubscriber(context.WithoutCancel(ctx), id, func(x *digest.Subscriber) error {
-			if !x.ConfirmSentAt.Equal(now.Truncate(time.Second)) {
+	var se *mailer.SMTPError
+	switch {
+	case err == nil:
+		s.logger.Info("Confirmation mail sent", slog.Int64("subscriber", id))
+		return true
+	case errors.As(err, &se) && !se.Temporary && se.Command == "RCPT TO":
+		// The address does not exist: no point trying again.
+		s.logger.Warn("Confirmation mail bounced", slog.Int64("subscriber", id), slog.Any("error", err))
+		_, _ = s.store.UpdateSubscriber(ctx, id, func(x *digest.Subscriber) error {
+			if x.Status != digest.Pending {
 				return digest.ErrUnchanged
 			}
-			x.ConfirmSentAt = time.Time{}
+			x.Status = digest.Bounced
+			x.Consent.LeftAt, x.Consent.LeftHow = s.now().UTC(), "bounce"
 			return nil
 		})
-		return fmt.Errorf("subscription: send confirmation to subscriber %d: %w", id, err)
+		return true
 	}
-	s.logger.Info("Confirmation mail sent", slog.Int64("subscriber", id))
-	return nil
+	s.logger.Warn("Confirmation mail not sent; will try again", slog.Int64("subscriber", id),
+		slog.Duration("in", outboxLease), slog.Any("error", err))
+	return false
 }
 
 func truncate(s string, n int) string {

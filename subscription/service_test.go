@@ -11,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	gosmtp "github.com/emersion/go-smtp"
+
 	"github.com/broadsheet-news/broadsheet/digest"
 	"github.com/broadsheet-news/broadsheet/internal/redistest"
+	"github.com/broadsheet-news/broadsheet/internal/smtptest"
 	"github.com/broadsheet-news/broadsheet/mailer"
 	"github.com/broadsheet-news/broadsheet/store"
 	"github.com/broadsheet-news/broadsheet/subscription"
@@ -40,19 +43,28 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.svc = f.withSender(t, mailer.New(composer, md, slog.New(slog.DiscardHandler)))
+	return f
+}
+
+// withSender returns a Service of the fixture mailing through sender.
+func (f *fixture) withSender(t *testing.T, sender subscription.Sender) *subscription.Service {
+	t.Helper()
 	signer, _ := subscription.NewSigner([]string{"service-test-secret-0123"})
 	base, _ := url.Parse("https://news.example.com/")
-	f.svc = subscription.New(st, mailer.New(composer, md, slog.New(slog.DiscardHandler)), signer, subscription.Config{
+	return subscription.New(f.store, sender, signer, subscription.Config{
 		Title: "Test", BaseURL: base, ConsentText: "v1",
 		RenderConfirmation: func(m subscription.ConfirmationMail) (string, string, string, error) {
 			return "Confirm", "Confirm: " + m.ConfirmURL + "\nManage: " + m.PreferencesURL + "\n", "", nil
 		},
 	}, func() time.Time { return f.now }, slog.New(slog.DiscardHandler))
-	return f
 }
 
 func (f *fixture) mails(t *testing.T) []string {
 	t.Helper()
+	if _, err := f.svc.DeliverQueued(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	entries, err := os.ReadDir(filepath.Join(f.outbox, "new"))
 	if err != nil {
 		t.Fatal(err)
@@ -197,5 +209,50 @@ func TestExportDefusesFormulas(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "'=HYPERLINK") {
 		t.Errorf("a formula in a name was exported as is:\n%s", out.String())
+	}
+}
+
+// TestConfirmationSurvivesAMailOutage: the request does not wait for the
+// mail server; a temporary refusal leaves the mail queued, sent once the
+// lease ends; a permanent one marks the address bounced.
+func TestConfirmationSurvivesAMailOutage(t *testing.T) {
+	ctx := context.Background()
+	mail := smtptest.Start(t)
+	f := newFixture(t)
+	smtp, err := mailer.NewSMTP(mail.URL(), mailer.SMTPOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	composer, _ := mailer.NewComposer("Test <news@example.com>", func() time.Time { return f.now })
+	f.svc = f.withSender(t, mailer.New(composer, smtp, slog.New(slog.DiscardHandler)))
+
+	mail.RefuseRecipients(func(to string) error {
+		if strings.HasPrefix(to, "gone@") {
+			return &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+		}
+		return &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "try later"}
+	})
+	for _, email := range []string{"later@example.com", "gone@example.com"} {
+		if err := f.svc.Subscribe(ctx, subscription.SubscribeRequest{Email: email}); err != nil {
+			t.Fatalf("subscribe while the mail server refuses: %v", err)
+		}
+	}
+	if _, err := f.svc.DeliverQueued(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if gone, _ := f.store.SubscriberByEmail(ctx, "gone@example.com"); gone.Status != digest.Bounced {
+		t.Errorf("a 550 5.1.1 left the subscriber %s", gone.Status)
+	}
+	mail.RefuseRecipients(nil)
+	if _, _ = f.svc.DeliverQueued(ctx); len(mail.Messages()) != 0 {
+		t.Fatal("a refused mail was tried again before its lease ended")
+	}
+	f.now = f.now.Add(2 * time.Minute)
+	if _, err := f.svc.DeliverQueued(ctx); err != nil {
+		t.Fatal(err)
+	}
+	msgs := mail.Messages()
+	if len(msgs) != 1 || msgs[0].To[0] != "<later@example.com>" && msgs[0].To[0] != "later@example.com" {
+		t.Fatalf("after the lease: %d messages %+v", len(msgs), msgs)
 	}
 }

@@ -38,6 +38,7 @@ Usage:
   broadsheet serve    [flags]           serve the site and feeds; build on schedule
   broadsheet build    [flags]           build today's (or --date's) edition and publish it
   broadsheet parse    [--json] FILE|-   print what a front page reads as
+  broadsheet preview  [flags]           print an edition's mail as a subscriber gets it
   broadsheet subscribers add|remove|list|count|import|export
                                         manage subscribers
 
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, sys stdio) error {
 		return runParse(ctx, rest, sys)
 	case "subscribers":
 		return runSubscribers(ctx, rest, sys)
+	case "preview":
+		return runPreview(ctx, rest, sys)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(sys.stdout, usage)
 		return nil

@@ -20,6 +20,9 @@ import (
 // missed a change announcement while reconnecting to Redis.
 const pollEvery = 5 * time.Second
 
+// outboxEvery is how often serve looks for queued mails (confirmations).
+const outboxEvery = 250 * time.Millisecond
+
 func runServe(ctx context.Context, args []string, sys stdio) error {
 	var cfg config
 	f := newFlags("serve", "[flags]", sys.getenv)
@@ -59,6 +62,7 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { a.store.WatchEditions(ctx, pollEvery, func() { site.Changed(ctx) }) })
+	wg.Go(func() { a.subs.RunOutbox(ctx, outboxEvery) })
 
 	if err := site.Refresh(ctx); err != nil {
 		return err

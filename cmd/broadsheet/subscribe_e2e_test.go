@@ -475,3 +475,15 @@ func TestAdminAPIOffWithoutToken(t *testing.T) {
 		t.Errorf("admin API without a token: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestSubscribeAnswersAlikeWhenMailIsDown: the answer does not depend on
+// the mail server (nor on whether the address was known).
+func TestSubscribeAnswersAlikeWhenMailIsDown(t *testing.T) {
+	s := startStack(t, map[string]string{"BROADSHEET_SMTP_URL": "smtp://" + freeAddr(t) + "?tls=none"})
+	for i, email := range []string{"first@example.com", "first@example.com", "second@example.com"} {
+		resp, body := post(t, s.url+"subscribe", formType, form("email", email))
+		if resp.StatusCode != 200 || !strings.Contains(body, "Check your inbox") {
+			t.Errorf("request %d (%s) with the mail server down: %d", i, email, resp.StatusCode)
+		}
+	}
+}

@@ -78,6 +78,11 @@ func runSubscribers(ctx context.Context, args []string, sys stdio) error {
 		if !created {
 			what = "already there"
 		}
+		// A pending subscriber's confirmation mail is queued: send it now,
+		// whether or not a serve is running to do it.
+		if _, err := s.DeliverQueued(ctx); err != nil {
+			return err
+		}
 		fmt.Fprintf(sys.stdout, "%s: %s (%s, id %d)\n", sub.Email, what, sub.Status, sub.ID)
 	case "remove":
 		if err := s.Forget(ctx, positional[0]); err != nil {

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/broadsheet-news/broadsheet/digest"
+	"github.com/broadsheet-news/broadsheet/mailer"
+	"github.com/broadsheet-news/broadsheet/templates"
+)
+
+// previewSubscriberID is the id of the sample subscriber a preview is
+// addressed to. No subscriber has it (ids count up from 1), so its links
+// are signed as real ones are but change nothing when followed.
+const previewSubscriberID = 1 << 62
+
+// mailSettings are the settings of the edition mail. They live here while
+// preview is their only user; serve and send take the same flags.
+type mailSettings struct {
+	PostalAddress      string
+	TemplatesDir       string
+	Subject            string
+	UnsubscribeMailbox string
+	DKIMKeyFile        string
+	DKIMSelector       string
+	DKIMDomain         string
+}
+
+func (s *mailSettings) flags(f *envFlags) {
+	f.string(&s.PostalAddress, "postal-address", "", `the sender's postal address, printed at the foot of every edition mail (the law wants it in many countries); "\n" separates lines`)
+	f.string(&s.TemplatesDir, "templates-dir", "", "directory whose edition.html and edition.txt replace the embedded mail templates")
+	f.string(&s.Subject, "subject", templates.DefaultSubject, "the edition mail's subject, a Go template: .Title is the publication, .Lead.Title the lead's title, .Date the day written out")
+	f.string(&s.UnsubscribeMailbox, "unsubscribe-mailbox", "", `address of List-Unsubscribe's mailto: (default unsubscribe@ the --from domain; "-" for none)`)
+	f.string(&s.DKIMKeyFile, "dkim-key-file", "", "PEM private key (RSA or Ed25519) signing every edition mail with DKIM; empty: unsigned")
+	f.string(&s.DKIMSelector, "dkim-selector", "", "DKIM selector: the key's public half is published at SELECTOR._domainkey.DOMAIN")
+	f.string(&s.DKIMDomain, "dkim-domain", "", "DKIM signing domain (default: the --from domain)")
+}
+
+// load parses the mail templates (with their overrides) and the DKIM key.
+// Every mistake is a usage error naming its flag.
+func (s *mailSettings) load(cfg *config, composer *mailer.Composer) (*templates.EditionMail, mailer.DigestConfig, error) {
+	mails, err := templates.NewEditionMail(templates.EditionMailOptions{Dir: s.TemplatesDir, Subject: s.Subject})
+	if err != nil {
+		return nil, mailer.DigestConfig{}, usageErrorf("mail templates (--templates-dir, --subject): %v", err)
+	}
+	dc := mailer.DigestConfig{
+		Site:               templates.MailSite{Title: cfg.Title, Base: cfg.baseURL, PostalAddress: s.PostalAddress},
+		UnsubscribeMailbox: s.UnsubscribeMailbox,
+	}
+	if len(cfg.Secrets) > 0 {
+		dc.MessageIDKey = []byte(cfg.Secrets[0])
+	}
+	switch {
+	case s.DKIMKeyFile == "" && (s.DKIMSelector != "" || s.DKIMDomain != ""):
+		return nil, mailer.DigestConfig{}, usageErrorf("--dkim-selector and --dkim-domain need --dkim-key-file")
+	case s.DKIMKeyFile != "":
+		if s.DKIMSelector == "" {
+			return nil, mailer.DigestConfig{}, usageErrorf("--dkim-key-file needs --dkim-selector")
+		}
+		domain := s.DKIMDomain
+		if domain == "" {
+			addr := composer.From().Address
+			domain = addr[strings.LastIndexByte(addr, '@')+1:]
+		}
+		if dc.DKIM, err = mailer.LoadDKIM(s.DKIMKeyFile, domain, s.DKIMSelector); err != nil {
+			return nil, mailer.DigestConfig{}, usageErrorf("--dkim-key-file: %v", err)
+		}
+	}
+	return mails, dc, nil
+}
+
+func runPreview(ctx context.Context, args []string, sys stdio) error {
+	var cfg config
+	var ms mailSettings
+	f := newFlags("preview", "[--edition YYYY-MM-DD] [--format html|text|eml] [--to EMAIL] [flags]", sys.getenv)
+	cfg.storeFlags(f)
+	cfg.siteFlags(f)
+	cfg.mailFlags(f)
+	ms.flags(f)
+	edition := f.fs.String("edition", "", "the edition's day, YYYY-MM-DD (default: the latest edition)")
+	format := f.fs.String("format", "html", "what to print: html (the HTML part), text (the text part) or eml (the whole message, as sent)")
+	to := f.fs.String("to", "", "preview the mail of this subscriber (default: a sample subscriber, reader@example.com)")
+	if err := parseFlags(f, args, sys.stdout); err != nil {
+		return err
+	}
+	if f.fs.NArg() > 0 {
+		return usageErrorf("preview: unexpected argument %q", f.fs.Arg(0))
+	}
+	if *format != "html" && *format != "text" && *format != "eml" {
+		return usageErrorf("--format %q is not html, text or eml", *format)
+	}
+	if *edition != "" {
+		if _, err := digest.ParseDay(*edition); err != nil {
+			return usageErrorf("--edition %q is not a day in YYYY-MM-DD form", *edition)
+		}
+	}
+	a, err := newApp(ctx, &cfg, sys)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	composer, err := mailer.NewComposer(cfg.From, time.Now)
+	if err != nil {
+		return usageErrorf("--from: %v", err)
+	}
+	mails, dc, err := ms.load(&cfg, composer)
+	if err != nil {
+		return err
+	}
+
+	e, err := previewEdition(ctx, a, *edition)
+	if err != nil {
+		return err
+	}
+	sub := digest.Subscriber{ID: previewSubscriberID, Email: "reader@example.com", Name: "Sample Reader", Format: digest.FormatHTML}
+	if *to != "" {
+		email, err := digest.NormalizeEmail(*to)
+		if err != nil {
+			return usageErrorf("--to: %v", err)
+		}
+		if sub, err = a.store.SubscriberByEmail(ctx, email); errors.Is(err, digest.ErrNotFound) {
+			return usageErrorf("--to: no subscriber %s", email)
+		} else if err != nil {
+			return err
+		}
+	}
+
+	d, err := mailer.NewDigest(composer, mails, e, dc)
+	if err != nil {
+		return err
+	}
+	r := mailer.RecipientOf(sub, a.subs.UnsubscribeURL(sub.ID), a.subs.PreferencesURL(sub.ID))
+	switch *format {
+	case "html":
+		_, err = fmt.Fprint(sys.stdout, d.HTML(r))
+	case "text":
+		_, err = fmt.Fprint(sys.stdout, d.Text(r))
+	case "eml":
+		var msg []byte
+		if msg, err = d.Message(r); err == nil {
+			_, err = sys.stdout.Write(msg)
+		}
+	}
+	return err
+}
+
+// previewEdition returns edition id, or the latest when id is "".
+func previewEdition(ctx context.Context, a *app, id string) (digest.Edition, error) {
+	if id == "" {
+		latest, err := a.store.LatestEditions(ctx, 1)
+		if err != nil {
+			return digest.Edition{}, err
+		}
+		if len(latest) == 0 {
+			return digest.Edition{}, usageErrorf("there is no edition yet: build one first (broadsheet build)")
+		}
+		return latest[0], nil
+	}
+	e, err := a.pub.Edition(ctx, id)
+	if errors.Is(err, digest.ErrNotFound) {
+		return digest.Edition{}, usageErrorf("there is no edition %s (broadsheet build --date %s builds it)", id, id)
+	}
+	return e, err
+}
