@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,9 +20,28 @@ import (
 
 // server runs `broadsheet serve` in-process until the test ends.
 type server struct {
-	url  string
-	done chan int
-	cli  *cli
+	url    string
+	done   chan int
+	cli    *cli
+	cancel context.CancelFunc
+	once   sync.Once
+	code   int
+}
+
+// stop stops serve and returns its exit status (once; later calls return
+// the same).
+func (s *server) stop(t *testing.T) int {
+	t.Helper()
+	s.once.Do(func() {
+		s.cancel()
+		select {
+		case s.code = <-s.done:
+		case <-time.After(15 * time.Second):
+			t.Error("serve did not stop within 15s of its context ending")
+			s.code = -1
+		}
+	})
+	return s.code
 }
 
 func startServe(t *testing.T, env map[string]string, args ...string) *server {
@@ -31,19 +51,13 @@ func startServe(t *testing.T, env map[string]string, args ...string) *server {
 		addr = freeAddr(t)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{url: "http://" + addr + "/", done: make(chan int, 1), cli: &cli{env: env}}
+	s := &server{url: "http://" + addr + "/", done: make(chan int, 1), cli: &cli{env: env}, cancel: cancel}
 	go func() {
 		s.done <- s.cli.run(ctx, append([]string{"serve", "--listen", addr, "--schedule", "off"}, args...)...)
 	}()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-s.done:
-			if code != 0 {
-				t.Errorf("serve exited %d: %s", code, s.cli.stderr.String())
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("serve did not stop within 15s of its context ending")
+		if code := s.stop(t); code != 0 {
+			t.Errorf("serve exited %d: %s", code, s.cli.stderr.String())
 		}
 	})
 	deadline := time.Now().Add(15 * time.Second)
@@ -364,6 +378,45 @@ func TestScheduleBuilds(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the schedule did not rebuild within 5s; log:\n%s", srv.cli.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestPrivateRedisShared: two serves on one data dir share the private
+// Redis; the one that started it stops, the other goes on; the last one
+// out stops Redis.
+func TestPrivateRedisShared(t *testing.T) {
+	redistest.Start(t) // skips (or fails in CI) without redis-server
+	dataDir := filepath.Join(t.TempDir(), "data")
+	sock := filepath.Join(dataDir, "redis.sock")
+	first := startServe(t, map[string]string{"BROADSHEET_DATA_DIR": dataDir})
+	second := startServe(t, map[string]string{"BROADSHEET_DATA_DIR": dataDir})
+	if code := first.stop(t); code != 0 {
+		t.Fatalf("first serve: exit %d", code)
+	}
+	if resp, _ := get(t, second.url+"readyz"); resp.StatusCode != 200 {
+		t.Fatalf("the second serve lost Redis when the first stopped: readyz %d", resp.StatusCode)
+	}
+	b := &cli{env: map[string]string{"BROADSHEET_DATA_DIR": dataDir}}
+	if code := b.run(context.Background(), "build", "--date", "2026-01-01"); code != 0 {
+		t.Fatalf("build beside the second serve: %d %s", code, b.stderr.String())
+	}
+	if resp, _ := get(t, second.url+"readyz"); resp.StatusCode != 200 {
+		t.Fatal("a build closing its connection stopped the shared Redis")
+	}
+	if code := second.stop(t); code != 0 {
+		t.Fatalf("second serve: exit %d", code)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the private Redis still answers after the last serve stopped")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

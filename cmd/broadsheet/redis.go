@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -49,7 +51,7 @@ func openRedis(ctx context.Context, c *config, logger *slog.Logger) (*redisConn,
 	if _, err := os.Stat(sock); err == nil {
 		if rdb := unixClient(sock); ping(ctx, rdb) == nil {
 			logger.Debug("Using the private Redis already running", slog.String("socket", sock))
-			return &redisConn{rdb: rdb, close: rdb.Close}, nil
+			return &redisConn{rdb: rdb, close: func() error { return closeShared(rdb, nil, logger) }}, nil
 		} else {
 			rdb.Close()
 		}
@@ -107,8 +109,12 @@ func redactURL(raw string) string {
 	return u.Redacted()
 }
 
+// unixClient is a client of the private Redis, its connections named after
+// this process (and this client: a test runs several in one process) so
+// that closeShared can tell them from others'.
 func unixClient(sock string) *redis.Client {
-	return redis.NewClient(&redis.Options{Network: "unix", Addr: sock, MaxRetries: -1, DialTimeout: time.Second})
+	return redis.NewClient(&redis.Options{Network: "unix", Addr: sock, MaxRetries: -1, DialTimeout: time.Second,
+		ClientName: fmt.Sprintf("broadsheet-%d-%s", os.Getpid(), rand.Text()[:8])})
 }
 
 func ping(ctx context.Context, rdb redis.UniversalClient) error {
@@ -170,9 +176,44 @@ func startChildRedis(ctx context.Context, bin, dir, sock string, logger *slog.Lo
 		}
 	}
 	logger.Info("Started a private redis-server", slog.String("socket", sock), slog.String("data", dir))
-	return &redisConn{rdb: rdb, close: func() error {
-		err := rdb.Close()
-		stop()
-		return err
-	}}, nil
+	return &redisConn{rdb: rdb, close: func() error { return closeShared(rdb, stop, logger) }}, nil
+}
+
+// closeShared closes a client of the private Redis. Other broadsheet
+// processes may share that Redis (a serve and a cron's build, two serves
+// on one data dir), whoever started it: the last one to leave stops it —
+// through stop when it is this process's child, with SHUTDOWN otherwise —
+// and the others leave it running.
+func closeShared(rdb *redis.Client, stop func() error, logger *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	others, err := otherClients(ctx, rdb)
+	if err == nil && others > 0 {
+		logger.Debug("Leaving the private Redis running for its other clients", slog.Int("clients", others))
+		return rdb.Close()
+	}
+	if stop != nil {
+		cerr := rdb.Close()
+		_ = stop()
+		return cerr
+	}
+	// SHUTDOWN closes the connection: its "error" is the expected EOF.
+	_ = rdb.Shutdown(ctx).Err()
+	return rdb.Close()
+}
+
+// otherClients counts the connections to Redis that are not this
+// process's (its pool's connections carry its client name).
+func otherClients(ctx context.Context, rdb *redis.Client) (int, error) {
+	list, err := rdb.ClientList(ctx).Result()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(list), "\n") {
+		if line != "" && !strings.Contains(line, " name="+rdb.Options().ClientName+" ") {
+			n++
+		}
+	}
+	return n, nil
 }
