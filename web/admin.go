@@ -181,7 +181,14 @@ func (s *Server) deleteSubscriber(w http.ResponseWriter, r *http.Request) {
 
 // importSubscribers streams a CSV body (text/csv) or the first file of a
 // multipart upload into the store.
+// longTransfer is how long an import upload or an export download may take:
+// the server's usual read and write timeouts are for pages.
+const longTransfer = 15 * time.Minute
+
 func (s *Server) importSubscribers(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(longTransfer))
+	_ = rc.SetWriteDeadline(time.Now().Add(longTransfer))
 	r.Body = http.MaxBytesReader(w, r.Body, maxImportBody)
 	var src io.Reader
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -211,13 +218,16 @@ func (s *Server) importSubscribers(w http.ResponseWriter, r *http.Request) {
 	}
 	rep, err := s.subs.Import(r.Context(), src, "import via API")
 	if err != nil {
-		s.apiError(w, r, err)
+		// Rows before the failure are stored: say how many, with the error.
+		status := statusOf(err)
+		writeJSON(w, status, map[string]any{"error": s.publicMessage(r, err, status), "report": rep})
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)
 }
 
 func (s *Server) exportSubscribers(w http.ResponseWriter, r *http.Request) {
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(longTransfer))
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="subscribers.csv"`)
 	w.Header().Set("Cache-Control", "no-store")
