@@ -217,6 +217,10 @@ func (s *Server) importSubscribers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rep, err := s.subs.Import(r.Context(), src, "import via API")
+	if err != nil && rep.Added+rep.Existing+rep.Suppressed+rep.InvalidCount == 0 {
+		s.apiError(w, r, err)
+		return
+	}
 	if err != nil {
 		// Rows before the failure are stored: say how many, with the error.
 		status := statusOf(err)
