@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"html"
 	"net/url"
+	"strings"
 	"time"
 
 	gfeeds "github.com/gorilla/feeds"
@@ -157,9 +158,36 @@ type rssDocument struct {
 // rssChannel puts the self link ahead of gorilla's channel fields, because
 // the W3C validator wants it before the items.
 type rssChannel struct {
-	XMLName  xml.Name `xml:"channel"`
-	SelfLink selfLink
+	XMLName     xml.Name `xml:"channel"`
+	SelfLink    selfLink
+	Title       rssText `xml:"title"` // hides gorilla's, see rssText
+	Link        string  `xml:"link"`
+	Description rssText `xml:"description"`
 	*gfeeds.RssFeed
+	Items []rssItem `xml:"item"` // hides gorilla's
+}
+
+// rssItem is gorilla's item with its title written as rssText.
+type rssItem struct {
+	XMLName xml.Name `xml:"item"`
+	Title   rssText  `xml:"title"`
+	*gfeeds.RssItem
+}
+
+// rssText is plain text in an RSS element whose content readers may take
+// for HTML: "&", "<" and ">" are written as hexadecimal character
+// references, as the RSS Best Practices Profile (and the W3C validator)
+// ask, so that a title like "Why <b> tags matter" is not taken for markup.
+type rssText struct {
+	Inner string `xml:",innerxml"`
+}
+
+func newRSSText(s string) rssText {
+	var b strings.Builder
+	// Escape everything XML needs, then turn the three into references.
+	_ = xml.EscapeText(&b, []byte(s))
+	r := strings.NewReplacer("&amp;", "&#x26;", "&lt;", "&#x3C;", "&gt;", "&#x3E;")
+	return rssText{Inner: r.Replace(b.String())}
 }
 
 func (d *rssDocument) FeedXml() any { return d }
@@ -179,9 +207,15 @@ func renderRSS(meta Meta, feed *gfeeds.Feed) ([]byte, error) {
 		ContentNS: "http://purl.org/rss/1.0/modules/content/",
 		AtomNS:    "http://www.w3.org/2005/Atom",
 		Channel: rssChannel{
-			SelfLink: selfLink{Href: meta.URL(RSSFile), Rel: "self", Type: "application/rss+xml"},
-			RssFeed:  channel,
+			SelfLink:    selfLink{Href: meta.URL(RSSFile), Rel: "self", Type: "application/rss+xml"},
+			Title:       newRSSText(channel.Title),
+			Link:        channel.Link,
+			Description: newRSSText(channel.Description),
+			RssFeed:     channel,
 		},
+	}
+	for _, item := range channel.Items {
+		doc.Channel.Items = append(doc.Channel.Items, rssItem{Title: newRSSText(item.Title), RssItem: item})
 	}
 	return writeXML(doc)
 }

@@ -563,3 +563,34 @@ func TestRenderContentError(t *testing.T) {
 		t.Fatalf("Render returned a set along with the error")
 	}
 }
+
+// TestRenderRSSTextAsHexReferences: "&", "<" and ">" in RSS titles and
+// the channel description are hexadecimal references (the W3C validator
+// warns otherwise), and read back as the same text.
+func TestRenderRSSTextAsHexReferences(t *testing.T) {
+	meta := testMeta(t)
+	meta.Title = "Smith & <Sons> Daily"
+	meta.Description = "News & more"
+	e := buildEdition(t, "2026-11-27", digest.FrontPage{
+		Headlines: []digest.Headline{{Title: "x"}},
+		Lead:      &digest.Lead{Title: `Rates < 5% & "falling"`, Blocks: []digest.Block{{Type: digest.Paragraph, Text: "p."}}},
+	}, testNewest, testNewest)
+	set, err := Render(meta, []digest.Edition{e}, testRenderer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(set.RSS.Body())
+	for _, want := range []string{"<title>Smith &#x26; &#x3C;Sons&#x3E; Daily</title>", "<description>News &#x26; more</description>",
+		"<title>Rates &#x3C; 5% &#x26; &#34;falling&#34;</title>"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("RSS lacks %s", want)
+		}
+	}
+	feed, err := gofeed.NewParser().ParseString(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if feed.Title != meta.Title || feed.Items[0].Title != `Rates < 5% & "falling"` {
+		t.Errorf("read back: %q, %q", feed.Title, feed.Items[0].Title)
+	}
+}
