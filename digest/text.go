@@ -29,13 +29,15 @@ func sourceErrorf(format string, args ...any) error {
 }
 
 // adMarkers are lines, compared ignoring case, dropped wherever they stand.
-var adMarkers = []string{
-	"advertisement",
-	"sponsored",
-	"sponsored content",
-	"story continues below advertisement",
-	"continue reading below",
-	"skip advertisement",
+func adMarkers() [6]string {
+	return [...]string{
+		"advertisement",
+		"sponsored",
+		"sponsored content",
+		"story continues below advertisement",
+		"continue reading below",
+		"skip advertisement",
+	}
 }
 
 // Limits of the text-dump reading rules.
@@ -132,7 +134,7 @@ func isAdMarker(line string) bool {
 	if len(line) > len("story continues below advertisement") {
 		return false
 	}
-	for _, m := range adMarkers {
+	for _, m := range adMarkers() {
 		if strings.EqualFold(line, m) {
 			return true
 		}

@@ -21,16 +21,11 @@ type Document struct {
 	body, gz     []byte
 	etag, gzETag string
 	modified     time.Time
-	// Header values, built once: a request only assigns these slices.
+	// Header values, built once: a request only assigns these slices
+	// (which nothing may modify: net/http only reads them).
 	contentType, length, gzLength, etags, gzETags, lastModified []string
+	cacheControl, vary, nosniff, gzipCoding                     []string
 }
-
-var (
-	cacheControl = []string{CacheControl}
-	vary         = []string{"Accept-Encoding"}
-	nosniff      = []string{"nosniff"}
-	gzipCoding   = []string{"gzip"}
-)
 
 func newDocument(body []byte, contentType string, modified time.Time) *Document {
 	sum := sha256.Sum256(body)
@@ -48,6 +43,8 @@ func newDocument(body []byte, contentType string, modified time.Time) *Document 
 	d.etags = []string{d.etag}
 	d.gzETags = []string{d.gzETag}
 	d.lastModified = []string{d.modified.Format(http.TimeFormat)}
+	d.cacheControl, d.vary = []string{CacheControl}, []string{"Accept-Encoding"}
+	d.nosniff, d.gzipCoding = []string{"nosniff"}, []string{"gzip"}
 	return d
 }
 
@@ -82,8 +79,8 @@ func (d *Document) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body, etags, length = d.gz, d.gzETags, d.gzLength
 	}
 	h := w.Header()
-	h["Cache-Control"] = cacheControl
-	h["Vary"] = vary
+	h["Cache-Control"] = d.cacheControl
+	h["Vary"] = d.vary
 	h["Etag"] = etags
 	h["Last-Modified"] = d.lastModified
 	if d.notModified(r) {
@@ -92,9 +89,9 @@ func (d *Document) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h["Content-Type"] = d.contentType
 	h["Content-Length"] = length
-	h["X-Content-Type-Options"] = nosniff
+	h["X-Content-Type-Options"] = d.nosniff
 	if zipped {
-		h["Content-Encoding"] = gzipCoding
+		h["Content-Encoding"] = d.gzipCoding
 	}
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {

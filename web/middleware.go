@@ -12,16 +12,10 @@ const contentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; im
 
 // setPageSecurityHeaders sets the headers every HTML page carries.
 func setPageSecurityHeaders(h http.Header) {
-	h["X-Content-Type-Options"] = nosniff
-	h["Content-Security-Policy"] = csp
-	h["Referrer-Policy"] = referrerPolicy
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 }
-
-var (
-	nosniff        = []string{"nosniff"}
-	csp            = []string{contentSecurityPolicy}
-	referrerPolicy = []string{"strict-origin-when-cross-origin"}
-)
 
 // recoverPanics turns a panic in a handler into a logged 500, so no stack
 // trace reaches a reader.
