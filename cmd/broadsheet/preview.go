@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -30,7 +31,7 @@ type mailSettings struct {
 }
 
 func (s *mailSettings) flags(f *envFlags) {
-	f.string(&s.PostalAddress, "postal-address", "", `the sender's postal address, printed at the foot of every edition mail (the law wants it in many countries); "\n" separates lines`)
+	f.string(&s.PostalAddress, "postal-address", "", `the sender's postal address, printed at the foot of every edition mail (CAN-SPAM and similar laws require one); "\n" separates lines`)
 	f.string(&s.TemplatesDir, "templates-dir", "", "directory whose edition.html and edition.txt replace the embedded mail templates")
 	f.string(&s.Subject, "subject", templates.DefaultSubject, "the edition mail's subject, a Go template: .Title is the publication, .Lead.Title the lead's title, .Date the day written out")
 	f.string(&s.UnsubscribeMailbox, "unsubscribe-mailbox", "", `address of List-Unsubscribe's mailto: (default unsubscribe@ the --from domain; "-" for none)`)
@@ -72,6 +73,21 @@ func (s *mailSettings) load(cfg *config, composer *mailer.Composer) (*templates.
 	return mails, dc, nil
 }
 
+// warn logs the settings a sender of bulk mail will regret.
+func (s *mailSettings) warn(logger *slog.Logger, composer *mailer.Composer, dc mailer.DigestConfig) {
+	if strings.TrimSpace(s.PostalAddress) == "" {
+		logger.Warn("No postal address in the edition mail: set BROADSHEET_POSTAL_ADDRESS (CAN-SPAM and similar laws require one)")
+	}
+	if dc.DKIM != nil {
+		addr := composer.From().Address
+		from := strings.ToLower(addr[strings.LastIndexByte(addr, '@')+1:])
+		if from != dc.DKIM.Domain() && !strings.HasSuffix(from, "."+dc.DKIM.Domain()) {
+			logger.Warn("The DKIM domain is not the sender's: DMARC will not count the signature",
+				slog.String("dkim_domain", dc.DKIM.Domain()), slog.String("from_domain", from))
+		}
+	}
+}
+
 func runPreview(ctx context.Context, args []string, sys stdio) error {
 	var cfg config
 	var ms mailSettings
@@ -110,6 +126,7 @@ func runPreview(ctx context.Context, args []string, sys stdio) error {
 	if err != nil {
 		return err
 	}
+	ms.warn(a.logger, composer, dc)
 
 	e, err := previewEdition(ctx, a, *edition)
 	if err != nil {
