@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/broadsheet-news/broadsheet/digest"
+	"github.com/broadsheet-news/broadsheet/web"
 )
 
 func runBuild(ctx context.Context, args []string, sys stdio) error {
@@ -45,7 +46,7 @@ func runBuild(ctx context.Context, args []string, sys stdio) error {
 	if err != nil {
 		return err
 	}
-	if err := a.pub.Export(ctx, *out, a.pages, snap); err != nil {
+	if err := web.Export(ctx, *out, a.pages, cfg.Title, snap, a.pub); err != nil {
 		return err
 	}
 	fmt.Fprintf(sys.stdout, "wrote the static site to %s\n", *out)
