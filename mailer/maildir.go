@@ -52,7 +52,12 @@ func (m *Maildir) Deliver(ctx context.Context, msg *gomail.Msg) error {
 	if _, err := msg.WriteTo(&buf); err != nil {
 		return fmt.Errorf("mailer: deliver to Maildir: render message: %w", err)
 	}
-	content := bytes.ReplaceAll(buf.Bytes(), []byte("\r\n"), []byte("\n"))
+	return m.write(buf.Bytes())
+}
+
+// write stores a message (CRLF line endings, as sent by SMTP) in new/.
+func (m *Maildir) write(msg []byte) error {
+	content := bytes.ReplaceAll(msg, []byte("\r\n"), []byte("\n"))
 
 	name := m.uniqueName()
 	tmp := filepath.Join(m.dir, "tmp", name)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -26,6 +28,10 @@ type app struct {
 	pub    *publish.Publisher
 	mail   *mailer.Mailer
 	subs   *subscription.Service
+	// Sending editions.
+	digestOf func(digest.Edition) (*mailer.Digest, error)
+	engine   *mailer.Engine
+	sender   *publish.Sender
 }
 
 // newApp validates cfg and wires the parts. Close releases them.
@@ -52,7 +58,16 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 	if err != nil {
 		return nil, usageErrorf("--from: %v", err)
 	}
-	var transport mailer.Transport
+	// The edition mail's templates (and overrides) and DKIM key: a mistake
+	// stops every command at start, with the file and line.
+	editionMails, digestCfg, err := cfg.Mail.load(cfg, composer)
+	if err != nil {
+		return nil, err
+	}
+	var transport interface {
+		mailer.Transport
+		mailer.Opener
+	}
 	if cfg.SMTPURL != "" {
 		smtp, err := mailer.NewSMTP(cfg.SMTPURL, mailer.SMTPOptions{Logger: logger})
 		if err != nil {
@@ -95,6 +110,7 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 		}
 		secrets = []string{kept}
 	}
+	digestCfg.MessageIDKey = []byte(secrets[0])
 	signer, err := subscription.NewSigner(secrets)
 	if err != nil {
 		a.Close()
@@ -106,7 +122,22 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 			return mails.Confirmation(templates.ConfirmationData(m))
 		},
 	}, time.Now, logger)
+	a.digestOf = func(e digest.Edition) (*mailer.Digest, error) {
+		return mailer.NewDigest(composer, editionMails, e, digestCfg)
+	}
+	a.engine = mailer.NewEngine(st, st, a.subs, transport, a.digestOf, mailer.EngineOptions{
+		Connections: cfg.SMTPConnections, Rate: cfg.SendRate, RetryFor: cfg.RetryFor,
+		Owner: senderName(), Logger: logger,
+	})
+	a.sender = publish.NewSender(a.engine, st, st, time.Now, logger)
+	cfg.Mail.warn(logger, composer, digestCfg)
 	return a, nil
+}
+
+// senderName names this process in send-job leases: host and pid.
+func senderName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s:%d", host, os.Getpid())
 }
 
 func (a *app) Close() error {

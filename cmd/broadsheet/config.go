@@ -39,10 +39,14 @@ type config struct {
 	KeepEditions       int
 	LogLevel           string
 	// Mail and subscriptions.
-	From          string
-	SubscribeRate int
-	TrustProxy    bool
-	ConsentText   string
+	Mail            mailSettings
+	SMTPConnections int
+	SendRate        float64
+	RetryFor        time.Duration
+	From            string
+	SubscribeRate   int
+	TrustProxy      bool
+	ConsentText     string
 	// Secrets: from the environment (or a *_FILE it names) only.
 	SMTPURL    string
 	Secrets    []string
@@ -105,6 +109,32 @@ func (f *envFlags) bool(p *bool, name string, def bool, help string) {
 	f.fs.BoolVar(p, name, def, help+" ($"+env+")")
 }
 
+func (f *envFlags) float(p *float64, name string, def float64, help string) {
+	env := envName(name)
+	if v := f.getenv(env); v != "" {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil || n < 0 {
+			f.errs = append(f.errs, fmt.Sprintf("$%s=%q is not a number ≥ 0", env, v))
+		} else {
+			def = n
+		}
+	}
+	f.fs.Float64Var(p, name, def, help+" ($"+env+")")
+}
+
+func (f *envFlags) duration(p *time.Duration, name string, def time.Duration, help string) {
+	env := envName(name)
+	if v := f.getenv(env); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			f.errs = append(f.errs, fmt.Sprintf("$%s=%q is not a duration like 6h or 90m", env, v))
+		} else {
+			def = d
+		}
+	}
+	f.fs.DurationVar(p, name, def, help+" ($"+env+")")
+}
+
 func envName(flagName string) string {
 	return "BROADSHEET_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
@@ -137,6 +167,10 @@ func (c *config) siteFlags(f *envFlags) {
 func (c *config) mailFlags(f *envFlags) {
 	f.string(&c.From, "from", "Daily Brief <news@localhost.localdomain>", "sender of every mail, e.g. \"Daily Brief <news@example.com>\"")
 	f.string(&c.ConsentText, "consent-version", "1", "version of the consent text the subscribe form shows, recorded with each subscription")
+	c.Mail.flags(f)
+	f.int(&c.SMTPConnections, "smtp-connections", 10, "SMTP connections sending an edition at once")
+	f.float(&c.SendRate, "send-rate", 0, "messages per second at most, over all connections (0: no limit)")
+	f.duration(&c.RetryFor, "retry-for", 6*time.Hour, "how long a message refused for now (4xx, network) is tried again")
 }
 
 // secretsFromEnv reads the settings that hold secrets. They come only from
@@ -214,6 +248,12 @@ func (c *config) validate() error {
 		if c.SourceRetries < 0 {
 			return usageErrorf("--source-retries must not be negative")
 		}
+	}
+	if c.SMTPConnections < 1 || c.SMTPConnections > 1000 {
+		return usageErrorf("--smtp-connections must be from 1 to 1000")
+	}
+	if c.SendRate < 0 || c.RetryFor <= 0 {
+		return usageErrorf("--send-rate must not be negative and --retry-for must be positive")
 	}
 	if c.KeepEditions < 1 {
 		return usageErrorf("--keep-editions must be at least 1")

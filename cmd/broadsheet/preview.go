@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/broadsheet-news/broadsheet/digest"
 	"github.com/broadsheet-news/broadsheet/mailer"
@@ -90,12 +89,10 @@ func (s *mailSettings) warn(logger *slog.Logger, composer *mailer.Composer, dc m
 
 func runPreview(ctx context.Context, args []string, sys stdio) error {
 	var cfg config
-	var ms mailSettings
 	f := newFlags("preview", "[--edition YYYY-MM-DD] [--format html|text|eml] [--to EMAIL] [flags]", sys.getenv)
 	cfg.storeFlags(f)
 	cfg.siteFlags(f)
 	cfg.mailFlags(f)
-	ms.flags(f)
 	edition := f.fs.String("edition", "", "the edition's day, YYYY-MM-DD (default: the latest edition)")
 	format := f.fs.String("format", "html", "what to print: html (the HTML part), text (the text part) or eml (the whole message, as sent)")
 	to := f.fs.String("to", "", "preview the mail of this subscriber (default: a sample subscriber, reader@example.com)")
@@ -118,15 +115,6 @@ func runPreview(ctx context.Context, args []string, sys stdio) error {
 		return err
 	}
 	defer a.Close()
-	composer, err := mailer.NewComposer(cfg.From, time.Now)
-	if err != nil {
-		return usageErrorf("--from: %v", err)
-	}
-	mails, dc, err := ms.load(&cfg, composer)
-	if err != nil {
-		return err
-	}
-	ms.warn(a.logger, composer, dc)
 
 	e, err := previewEdition(ctx, a, *edition)
 	if err != nil {
@@ -145,7 +133,7 @@ func runPreview(ctx context.Context, args []string, sys stdio) error {
 		}
 	}
 
-	d, err := mailer.NewDigest(composer, mails, e, dc)
+	d, err := a.digestOf(e)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,38 @@
+package digest
+
+import "time"
+
+// SendState is where a send job stands.
+type SendState string
+
+// The send job states.
+const (
+	SendQueued    SendState = "queued"    // waiting for a sender to take it
+	SendRunning   SendState = "running"   // a sender holds its lease
+	SendPaused    SendState = "paused"    // stopped, with a reason; resume to go on
+	SendDone      SendState = "done"      // every active subscriber delivered, bounced or given up
+	SendCancelled SendState = "cancelled" // stopped for good
+)
+
+// SendJob is the sending of one edition to the audience. It lives in Redis,
+// not in a process: any instance can take it over.
+type SendJob struct {
+	Edition string
+	State   SendState
+	Reason  string // why it is paused (or cancelled)
+	// Total is the number of active subscribers when the job started.
+	Total                 int64
+	Sent, Failed, Bounced int64
+	Retrying              int64 // waiting for another try
+	Cursor                int64 // subscribers with a smaller id are all handled
+	Created, Started      time.Time
+	Updated, Finished     time.Time
+	RetryUntil            time.Time // temporary failures are tried again until then
+	Owner                 string    // the sender holding the lease
+	LeaseUntil            time.Time
+}
+
+// Remaining is how many subscribers are still to be handled.
+func (j SendJob) Remaining() int64 {
+	return max(j.Total-j.Sent-j.Failed, 0)
+}
