@@ -540,3 +540,31 @@ func retryHandled(ctx context.Context, l Ledger, edition string, from, to int64)
 	})
 	return p.d, p.f, err
 }
+
+// SendTest sends e to each address of to, outside any job and ledger, as
+// a subscriber with that address (and no real links) would get it.
+func (en *Engine) SendTest(ctx context.Context, e digest.Edition, to []string) (int, error) {
+	d, err := en.digestOf(e)
+	if err != nil {
+		return 0, err
+	}
+	conn, err := en.opener.Open(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	for i, addr := range to {
+		// A test recipient has no subscriber record: its id is one no
+		// subscriber has, so its links change nothing.
+		r := Recipient{ID: 1<<62 + int64(i), Email: addr, Format: digest.FormatHTML,
+			UnsubscribeURL: en.links.UnsubscribeURL(1<<62 + int64(i)), PreferencesURL: en.links.PreferencesURL(1<<62 + int64(i))}
+		msg, err := d.Message(r)
+		if err != nil {
+			return i, err
+		}
+		if err := conn.Send(ctx, d.From(), addr, msg); err != nil {
+			return i, err
+		}
+	}
+	return len(to), nil
+}

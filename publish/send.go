@@ -43,7 +43,6 @@ func NewSender(engine SendEngine, jobs SendJobs, editions EditionStore, now func
 	return &Sender{engine: engine, jobs: jobs, editions: editions, now: now, logger: logger, running: map[string]bool{}}
 }
 
-
 // Start creates the send job of edition id (or reopens a finished one with
 // resendFailed) and returns it, without sending.
 func (s *Sender) Start(ctx context.Context, id string, resendFailed bool) (digest.SendJob, digest.Edition, error) {
@@ -209,3 +208,18 @@ func (s *Sender) Control(ctx context.Context, id, action string) (digest.SendJob
 
 // ErrJobState says an action does not apply to a job in its state.
 var ErrJobState = errors.New("not possible in the job's state")
+
+// TestSender sends one message outside any job. mailer.Engine meets it.
+type TestSender interface {
+	SendTest(ctx context.Context, e digest.Edition, to []string) (int, error)
+}
+
+// SendTest sends edition e to the addresses to, outside the ledger (a
+// proof for the editor), and returns how many were sent.
+func (s *Sender) SendTest(ctx context.Context, e digest.Edition, to []string) (int, error) {
+	ts, ok := s.engine.(TestSender)
+	if !ok {
+		return 0, errors.New("publish: this engine cannot send tests")
+	}
+	return ts.SendTest(ctx, e, to)
+}

@@ -32,6 +32,8 @@ type app struct {
 	digestOf func(digest.Edition) (*mailer.Digest, error)
 	engine   *mailer.Engine
 	sender   *publish.Sender
+	// warnMail logs the mail settings a sender of bulk mail will regret.
+	warnMail func()
 }
 
 // newApp validates cfg and wires the parts. Close releases them.
@@ -130,7 +132,7 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 		Owner: senderName(), Logger: logger,
 	})
 	a.sender = publish.NewSender(a.engine, st, st, time.Now, logger)
-	cfg.Mail.warn(logger, composer, digestCfg)
+	a.warnMail = func() { cfg.Mail.warn(logger, composer, digestCfg) }
 	return a, nil
 }
 

@@ -37,6 +37,7 @@ const usage = `broadsheet turns a news site's front page into a daily edition.
 Usage:
   broadsheet serve    [flags]           serve the site and feeds; build on schedule
   broadsheet build    [flags]           build today's (or --date's) edition and publish it
+  broadsheet send     [flags]           mail the latest (or --edition's) edition to every active subscriber
   broadsheet parse    [--json] FILE|-   print what a front page reads as
   broadsheet preview  [flags]           print an edition's mail as a subscriber gets it
   broadsheet subscribers add|remove|list|count|import|export
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, sys stdio) error {
 		return runParse(ctx, rest, sys)
 	case "subscribers":
 		return runSubscribers(ctx, rest, sys)
+	case "send":
+		return runSend(ctx, rest, sys)
 	case "preview":
 		return runPreview(ctx, rest, sys)
 	case "help", "-h", "-help", "--help":

@@ -115,6 +115,7 @@ func runPreview(ctx context.Context, args []string, sys stdio) error {
 		return err
 	}
 	defer a.Close()
+	a.warnMail()
 
 	e, err := previewEdition(ctx, a, *edition)
 	if err != nil {
