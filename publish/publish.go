@@ -63,6 +63,8 @@ func New(store EditionStore, content feeds.ContentRenderer, cfg Config, now func
 // Today returns the ID of today's edition in the configured zone.
 func (p *Publisher) Today() string { return digest.Day(p.now(), p.cfg.Location) }
 
+func (p *Publisher) dayOf(t time.Time) string { return digest.Day(t, p.cfg.Location) }
+
 // Result tells what a build did.
 type Result struct {
 	Edition digest.Edition

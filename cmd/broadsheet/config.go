@@ -35,6 +35,7 @@ type config struct {
 	SourceRetries      int
 	Timezone           string
 	Schedule           string
+	CatchUp            time.Duration
 	Title              string
 	KeepEditions       int
 	LogLevel           string

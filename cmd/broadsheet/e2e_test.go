@@ -356,32 +356,6 @@ func TestServeFailsOnTakenPort(t *testing.T) {
 	}
 }
 
-// TestScheduleBuilds: the cron schedule rebuilds today's edition from the
-// source, and the site shows what it built.
-func TestScheduleBuilds(t *testing.T) {
-	dir := t.TempDir()
-	src := writeSource(t, dir, "front.txt", "Before the Scheduled Build")
-	env := map[string]string{
-		"BROADSHEET_REDIS_URL": "redis://" + redistest.Start(t),
-		"BROADSHEET_SOURCE":    src,
-		"BROADSHEET_DATA_DIR":  filepath.Join(dir, "data"),
-	}
-	srv := startServe(t, env, "--schedule", "@every 1s")
-	if _, body := get(t, srv.url); !strings.Contains(body, "Before the Scheduled Build") {
-		t.Fatal("serve did not build the source at start")
-	}
-	writeSource(t, dir, "front.txt", "After the Scheduled Build")
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, body := get(t, srv.url); strings.Contains(body, "After the Scheduled Build") {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the schedule did not rebuild within 5s; log:\n%s", srv.cli.stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 // TestPrivateRedisShared: two serves on one data dir share the private
 // Redis; the one that started it stops, the other goes on; the last one

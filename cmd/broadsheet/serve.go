@@ -20,6 +20,9 @@ import (
 // missed a change announcement while reconnecting to Redis.
 const pollEvery = 5 * time.Second
 
+// resumeEvery is how often serve looks for send jobs without a sender.
+const resumeEvery = 5 * time.Second
+
 // outboxEvery is how often serve looks for queued mails (confirmations).
 const outboxEvery = 250 * time.Millisecond
 
@@ -31,7 +34,8 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	cfg.mailFlags(f)
 	f.int(&cfg.SubscribeRate, "subscribe-rate", 20, "subscribe requests one IP may make a minute")
 	f.bool(&cfg.TrustProxy, "trust-proxy", false, "take the client IP from X-Forwarded-For (only behind a proxy that sets it)")
-	f.string(&cfg.Schedule, "schedule", "0 6 * * *", `cron spec (in --timezone) for building today's edition; "off" leaves it to an external cron running "broadsheet build"`)
+	f.string(&cfg.Schedule, "schedule", "0 6 * * *", `cron spec (in --timezone) for building today's edition and sending it; "off" leaves it to an external cron running "broadsheet build" and "broadsheet send"`)
+	f.duration(&cfg.CatchUp, "catch-up", 3*time.Hour, "a scheduled run missed while down is made at start if it was due less than this long ago (later: built, not sent)")
 	if err := parseFlags(f, args, sys.stdout); err != nil {
 		return err
 	}
@@ -77,19 +81,20 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 		}
 	}
 
+	wg.Go(func() { a.sender.RunResumer(ctx, resumeEvery) })
+	defer a.sender.Wait()
+
 	if schedule != nil {
+		daily := publish.NewDaily(a.pub, a.sender, a.store, src, cfg.CatchUp, log)
 		c := cron.New(cron.WithLocation(cfg.location),
 			cron.WithChain(cron.Recover(cronLogger{log})), cron.WithLogger(cronLogger{log}))
-		c.Schedule(schedule, cron.FuncJob(func() {
-			if _, err := a.pub.Build(ctx, src, ""); err != nil {
-				log.Error("Scheduled build failed; the previous edition stays", slog.Any("error", err),
-					slog.Time("next_attempt", schedule.Next(time.Now())))
-			}
-		}))
+		c.Schedule(schedule, cron.FuncJob(func() { daily.Run(ctx, schedule.Next(time.Now())) }))
+		now := time.Now().In(cfg.location)
+		daily.CatchUp(ctx, previousRun(schedule, now), now, schedule.Next(now))
 		c.Start()
 		defer func() { <-c.Stop().Done() }()
-		log.Info("Schedule on", slog.String("spec", cfg.Schedule), slog.String("timezone", cfg.Timezone),
-			slog.Time("next", schedule.Next(time.Now().In(cfg.location))))
+		log.Info("Schedule on: build, then send", slog.String("spec", cfg.Schedule), slog.String("timezone", cfg.Timezone),
+			slog.Time("next", schedule.Next(now)))
 	}
 
 	srv := &http.Server{
@@ -131,4 +136,14 @@ type cronLogger struct{ l *slog.Logger }
 func (c cronLogger) Info(msg string, kv ...any) { c.l.Debug("cron: "+msg, kv...) }
 func (c cronLogger) Error(err error, msg string, kv ...any) {
 	c.l.Error("cron: "+msg, append(kv, slog.Any("error", err))...)
+}
+
+// previousRun is the last time schedule fired before now (zero if none in
+// the last two days).
+func previousRun(schedule cron.Schedule, now time.Time) time.Time {
+	var prev time.Time
+	for t := schedule.Next(now.Add(-48 * time.Hour)); !t.IsZero() && !t.After(now); t = schedule.Next(t) {
+		prev = t
+	}
+	return prev
 }

@@ -34,8 +34,20 @@ type stack struct {
 
 func startStack(t *testing.T, extra map[string]string) *stack {
 	t.Helper()
+	mail, env := newStackEnv(t)
+	for k, v := range extra {
+		env[k] = v
+	}
+	return startStackWith(t, mail, env)
+}
+
+// newStackEnv returns a test SMTP server and the environment of a stack
+// around it (real Redis, secrets, admin token, a free address).
+func newStackEnv(t *testing.T) (*smtptest.Server, map[string]string) {
+	t.Helper()
 	mail := smtptest.Start(t)
-	env := map[string]string{
+	addr := freeAddr(t)
+	return mail, map[string]string{
 		"BROADSHEET_REDIS_URL":   "redis://" + redistest.Start(t),
 		"BROADSHEET_DATA_DIR":    filepath.Join(t.TempDir(), "data"),
 		"BROADSHEET_SMTP_URL":    mail.URL(),
@@ -43,13 +55,15 @@ func startStack(t *testing.T, extra map[string]string) *stack {
 		"BROADSHEET_SECRET":      testSecret,
 		"BROADSHEET_ADMIN_TOKEN": testAdminToken,
 		"BROADSHEET_TITLE":       "The Test Times",
+		"BROADSHEET_LISTEN":      addr,
+		"BROADSHEET_BASE_URL":    "http://" + addr + "/",
 	}
-	for k, v := range extra {
-		env[k] = v
-	}
-	addr := freeAddr(t)
-	env["BROADSHEET_BASE_URL"] = "http://" + addr + "/"
-	srv := startServeAt(t, env, addr)
+}
+
+// startStackWith starts serve on env (from newStackEnv) with more flags.
+func startStackWith(t *testing.T, mail *smtptest.Server, env map[string]string, args ...string) *stack {
+	t.Helper()
+	srv := startServe(t, env, args...)
 	signer, err := subscription.NewSigner([]string{testSecret})
 	if err != nil {
 		t.Fatal(err)

@@ -1,5 +1,8 @@
 // Package smtptest runs a real SMTP server (emersion/go-smtp) in-process for
-// tests: it records every message it accepts and can be told to refuse.
+// tests: it records every message it accepts, counts connections,
+// transactions and deliveries per recipient, can be told to refuse
+// recipients, and can inject faults (451 replies, dropped connections, a
+// slow DATA, a 5.7.1 policy block) deterministically; see [Faults].
 package smtptest
 
 import (
@@ -15,6 +18,7 @@ import (
 	"net/mail"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,12 +52,23 @@ type Server struct {
 	// *smtp.SMTPError (e.g. 550 5.1.1) to refuse it, nil to accept.
 	rcptError func(to string) error
 	arrived   chan struct{}
+	received  map[string]int // normalised recipient → messages accepted
+
+	faults       atomic.Pointer[faultState]
+	connections  atomic.Int64  // TCP connections accepted
+	transactions atomic.Int64  // DATA ends answered (250 or 451)
+	closed       chan struct{} // closed when the test ends: cuts DataDelay short
 }
 
 // Start starts a server on a free loopback port, stopped when the test ends.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	s := &Server{arrived: make(chan struct{}, 1)}
+	s := &Server{
+		arrived:  make(chan struct{}, 1),
+		received: make(map[string]int),
+		closed:   make(chan struct{}),
+	}
+	s.faults.Store(&faultState{})
 	srv := smtp.NewServer(backend{s})
 	srv.Domain = "localhost"
 	srv.AllowInsecureAuth = true
@@ -64,8 +79,11 @@ func Start(tb testing.TB) *Server {
 		tb.Fatalf("smtptest: %v", err)
 	}
 	s.Addr = l.Addr().String()
-	go func() { _ = srv.Serve(l) }()
-	tb.Cleanup(func() { _ = srv.Close() })
+	go func() { _ = srv.Serve(countingListener{l, &s.connections}) }()
+	tb.Cleanup(func() {
+		close(s.closed)
+		_ = srv.Close()
+	})
 	return s
 }
 
@@ -105,20 +123,30 @@ func (s *Server) WaitFor(tb testing.TB, n int, timeout time.Duration) []Message 
 
 type backend struct{ s *Server }
 
-func (b backend) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{s: b.s}, nil }
+func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &session{s: b.s, conn: c}, nil
+}
 
 type session struct {
 	s    *Server
+	conn *smtp.Conn
 	from string
 	to   []string
 }
 
 func (x *session) Mail(from string, _ *smtp.MailOptions) error {
+	if x.s.faults.Load().drop() {
+		x.dropConnection()
+		return errDropped
+	}
 	x.from = from
 	return nil
 }
 
 func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if x.s.faults.Load().policyBlocked() {
+		return errPolicyBlock
+	}
 	x.s.mu.Lock()
 	refuse := x.s.rcptError
 	x.s.mu.Unlock()
@@ -139,13 +167,23 @@ func (x *session) Data(r io.Reader) error {
 	if len(x.to) == 0 {
 		return errors.New("no recipients")
 	}
-	x.s.mu.Lock()
-	x.s.messages = append(x.s.messages, Message{From: x.from, To: x.to, Data: data})
-	x.s.mu.Unlock()
-	select {
-	case x.s.arrived <- struct{}{}:
-	default:
+	fs := x.s.faults.Load()
+	x.s.transactions.Add(1)
+	tempFail := fs.tempFail()
+	if d := fs.f.DataDelay; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-x.s.closed:
+			t.Stop()
+			return errShuttingDown
+		}
 	}
+	if tempFail {
+		return errTempFail
+	}
+	fs.accepted.Add(1)
+	x.s.record(Message{From: x.from, To: x.to, Data: data})
 	return nil
 }
 

@@ -1,0 +1,93 @@
+package publish
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// ScheduleLocks make the daily run happen once. store.Store meets it.
+type ScheduleLocks interface {
+	TakeScheduleLock(ctx context.Context, day string, ttl time.Duration) (bool, error)
+	ScheduleLocked(ctx context.Context, day string) (bool, error)
+}
+
+// Daily is the scheduled run: build today's edition, then send it.
+type Daily struct {
+	pub    *Publisher
+	sender *Sender
+	locks  ScheduleLocks
+	src    Source
+	// CatchUp: a run missed while no instance was up is made at start if
+	// it was due less than this long ago; later than that the edition is
+	// built but not sent.
+	catchUp time.Duration
+	logger  *slog.Logger
+}
+
+// NewDaily returns the daily run.
+func NewDaily(pub *Publisher, sender *Sender, locks ScheduleLocks, src Source, catchUp time.Duration, logger *slog.Logger) *Daily {
+	return &Daily{pub: pub, sender: sender, locks: locks, src: src, catchUp: catchUp, logger: logger}
+}
+
+// lockTTL outlives a day and a DST repeat of an hour.
+const lockTTL = 36 * time.Hour
+
+// Run is the scheduled job. It runs once per day across instances: the
+// first to take the day's lock builds and sends; others (and a DST repeat)
+// log and return. A build that fails leaves the previous edition and sends
+// nothing; next says when the schedule tries again.
+func (d *Daily) Run(ctx context.Context, next time.Time) {
+	d.run(ctx, true, next)
+}
+
+func (d *Daily) run(ctx context.Context, send bool, next time.Time) {
+	day := d.pub.Today()
+	log := d.logger.With(slog.String("edition", day))
+	took, err := d.locks.TakeScheduleLock(ctx, day, lockTTL)
+	if err != nil {
+		log.Error("Scheduled run skipped: cannot take its lock", slog.Any("error", err))
+		return
+	}
+	if !took {
+		log.Info("Scheduled run already made today (by this or another instance)")
+		return
+	}
+	res, err := d.pub.Build(ctx, d.src, day)
+	if err != nil {
+		log.Error("Scheduled build failed; the previous edition stays and nothing is sent", slog.Any("error", err),
+			slog.Time("next_attempt", next))
+		return
+	}
+	if !send {
+		return
+	}
+	if _, _, err := d.sender.Start(ctx, res.Edition.ID, false); err != nil {
+		log.Error("Scheduled send not started", slog.Any("error", err))
+		return
+	}
+	d.sender.Go(ctx, res.Edition.ID)
+}
+
+// CatchUp makes the run that was due at due (the last scheduled time
+// before now) if no instance made it: in full when it is less than the
+// catch-up window late, as a build only otherwise (sending a morning
+// paper in the evening surprises readers), saying why.
+func (d *Daily) CatchUp(ctx context.Context, due, now, next time.Time) {
+	if due.IsZero() || d.pub.Today() != d.pub.dayOf(due) {
+		return
+	}
+	locked, err := d.locks.ScheduleLocked(ctx, d.pub.dayOf(due))
+	if err != nil || locked {
+		return
+	}
+	late := now.Sub(due)
+	if late <= d.catchUp {
+		d.logger.Info("Making the scheduled run missed while down", slog.Time("due", due), slog.Duration("late", late))
+		d.run(ctx, true, next)
+		return
+	}
+	d.logger.Warn("The scheduled run was missed by more than the catch-up window: building today's edition, not sending it (send it with broadsheet send, or the API)",
+		slog.Time("due", due), slog.Duration("late", late), slog.Duration("catch_up", d.catchUp))
+	d.run(ctx, false, next)
+}

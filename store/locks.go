@@ -1,0 +1,44 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+func (k keys) scheduleLock(day string) string { return k.prefix + "schedule:" + day }
+func (k keys) idempotency(key string) string  { return k.prefix + "idempotency:" + key }
+
+// TakeScheduleLock takes the lock of the scheduled run of day for ttl and
+// reports whether it was free: the daily build-and-send runs once across
+// instances, and once when a DST change repeats the hour.
+func (s *Store) TakeScheduleLock(ctx context.Context, day string, ttl time.Duration) (bool, error) {
+	ok, err := s.rdb.SetNX(ctx, s.keys.scheduleLock(day), time.Now().UTC().Format(time.RFC3339), ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("store: schedule lock %s: %w", day, err)
+	}
+	return ok, nil
+}
+
+// ScheduleLocked reports whether the scheduled run of day was taken.
+func (s *Store) ScheduleLocked(ctx context.Context, day string) (bool, error) {
+	n, err := s.rdb.Exists(ctx, s.keys.scheduleLock(day)).Result()
+	if err != nil {
+		return false, fmt.Errorf("store: schedule lock %s: %w", day, err)
+	}
+	return n == 1, nil
+}
+
+// RememberIdempotencyKey binds key to value for a day and returns the value
+// the key was first bound to (value itself the first time).
+func (s *Store) RememberIdempotencyKey(ctx context.Context, key, value string) (string, error) {
+	k := s.keys.idempotency(key)
+	if err := s.rdb.SetNX(ctx, k, value, 24*time.Hour).Err(); err != nil {
+		return "", fmt.Errorf("store: idempotency key: %w", err)
+	}
+	v, err := s.rdb.Get(ctx, k).Result()
+	if err != nil {
+		return "", fmt.Errorf("store: idempotency key: %w", err)
+	}
+	return v, nil
+}
