@@ -356,7 +356,6 @@ func TestServeFailsOnTakenPort(t *testing.T) {
 	}
 }
 
-
 // TestPrivateRedisShared: two serves on one data dir share the private
 // Redis; the one that started it stops, the other goes on; the last one
 // out stops Redis.
