@@ -1,6 +1,12 @@
 package digest
 
-import "time"
+import (
+	"errors"
+	"time"
+)
+
+// ErrEmptyEdition: an edition without headlines is never sent.
+var ErrEmptyEdition = errors.New("the edition is empty; it is not sent")
 
 // SendState is where a send job stands.
 type SendState string

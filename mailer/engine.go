@@ -121,8 +121,8 @@ func NewEngine(ledger Ledger, recipients Recipients, links Links, opener Opener,
 	return &Engine{ledger: ledger, recipients: recipients, links: links, opener: opener, digestOf: digestOf, opts: opts.withDefaults()}
 }
 
-// ErrEmptyEdition: an edition without headlines is never sent.
-var ErrEmptyEdition = errors.New("mailer: the edition is empty; it is not sent")
+// ErrEmptyEdition is digest's: an edition without headlines is never sent.
+var ErrEmptyEdition = digest.ErrEmptyEdition
 
 // StartJob creates the send job of e (or, with resendFailed, reopens a
 // finished one for the subscribers who did not get it) and returns it. A

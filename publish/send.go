@@ -223,3 +223,8 @@ func (s *Sender) SendTest(ctx context.Context, e digest.Edition, to []string) (i
 	}
 	return ts.SendTest(ctx, e, to)
 }
+
+// Status returns the send job of edition id.
+func (s *Sender) Status(ctx context.Context, id string) (digest.SendJob, error) {
+	return s.jobs.SendJob(ctx, id)
+}

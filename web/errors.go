@@ -26,6 +26,12 @@ func statusOf(err error) int {
 		return http.StatusGone
 	case errors.Is(err, digest.ErrSuppressed):
 		return http.StatusConflict
+	case digest.IsSourceError(err), errors.Is(err, digest.ErrEmptyEdition):
+		return http.StatusUnprocessableEntity
+	}
+	var fetch *digest.FetchError
+	if errors.As(err, &fetch) {
+		return http.StatusBadGateway
 	}
 	return http.StatusInternalServerError
 }
@@ -33,7 +39,7 @@ func statusOf(err error) int {
 // publicMessage is what a client may read of err: the message of a client
 // error, a generic sentence for a server error (which is logged instead).
 func (s *Server) publicMessage(r *http.Request, err error, status int) string {
-	if status >= 500 {
+	if status == http.StatusInternalServerError {
 		s.logger.Error("Request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
 		return "internal error; it has been logged"
 	}
@@ -50,6 +56,16 @@ func (s *Server) publicMessage(r *http.Request, err error, status int) string {
 		return "this address was erased at its owner's request and cannot be added again"
 	case errors.Is(err, subscription.ErrExpired):
 		return "the confirmation link has expired"
+	case errors.Is(err, digest.ErrEmptyEdition):
+		return "the edition has no headlines: it is not sent"
+	}
+	var se *digest.SourceError
+	if errors.As(err, &se) {
+		return "the source cannot be read as a front page: " + se.Reason
+	}
+	var fetch *digest.FetchError
+	if errors.As(err, &fetch) {
+		return "the source could not be fetched: " + fetch.Reason
 	}
 	// Every client error has a case above: an unknown one says nothing of
 	// the internals.

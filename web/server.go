@@ -42,6 +42,9 @@ type Deps struct {
 	Site          Site
 	Subscriptions *subscription.Service
 	Pages         *templates.Set
+	// Admin builds and sends editions for the admin API (nil: those
+	// endpoints answer 404).
+	Admin *EditionAdmin
 	// Ready reports whether the server's dependencies (Redis) answer.
 	Ready  func(context.Context) error
 	Logger *slog.Logger
@@ -57,6 +60,7 @@ type Server struct {
 	ready          func(context.Context) error
 	logger         *slog.Logger
 	subscribeLimit *ipLimiter
+	admin          *EditionAdmin
 }
 
 // New returns a Server.
@@ -72,6 +76,7 @@ func New(deps Deps, cfg Config) *Server {
 	return &Server{
 		site: deps.Site, subs: deps.Subscriptions, pages: deps.Pages, cfg: cfg, ready: deps.Ready, logger: deps.Logger,
 		subscribeLimit: newIPLimiter(cfg.SubscribeRate),
+		admin:          deps.Admin,
 		links: templates.Links{
 			Base: base, Home: base, Archive: base + "archive",
 			RSS: abs(feeds.RSSFile), Atom: abs(feeds.AtomFile), JSON: abs(feeds.JSONFile),
@@ -110,6 +115,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/subscribers/{email}", s.requireAdmin(s.getSubscriber))
 	mux.HandleFunc("DELETE /api/subscribers/{email}", s.requireAdmin(s.deleteSubscriber))
 	mux.HandleFunc("GET /api/stats", s.requireAdmin(s.stats))
+	if s.admin != nil {
+		mux.HandleFunc("POST /api/editions", s.requireAdmin(s.buildEdition))
+		mux.HandleFunc("POST /api/editions/{id}/send", s.requireAdmin(s.startSend))
+		mux.HandleFunc("GET /api/editions/{id}/send", s.requireAdmin(s.sendStatus))
+		mux.HandleFunc("POST /api/editions/{id}/send/{action}", s.requireAdmin(s.controlSend))
+		mux.HandleFunc("POST /api/editions/{id}/test", s.requireAdmin(s.sendTest))
+	}
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		mux.HandleFunc(m+" /api/", s.requireAdmin(s.apiNotFound))
 	}

@@ -98,7 +98,13 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	}
 
 	srv := &http.Server{
-		Handler: web.New(web.Deps{Site: site, Subscriptions: a.subs, Pages: a.pages, Ready: a.store.Ping, Logger: log},
+		Handler: web.New(web.Deps{Site: site, Subscriptions: a.subs, Pages: a.pages, Ready: a.store.Ping, Logger: log,
+			Admin: &web.EditionAdmin{
+				Build: func(ctx context.Context, day string) (publish.Result, error) {
+					return a.pub.Build(ctx, src, day)
+				},
+				Sender: a.sender, RememberKey: a.store.RememberIdempotencyKey, Background: ctx,
+			}},
 			web.Config{Title: cfg.Title, BaseURL: cfg.baseURL, AdminToken: cfg.AdminToken,
 				SubscribeRate: cfg.SubscribeRate, TrustProxy: cfg.TrustProxy}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+type jobView struct {
+	Edition                                 string
+	State                                   string
+	Total, Sent, Failed, Bounced, Remaining int64
+	Reason                                  string
+	ETA                                     *int `json:"eta_seconds"`
+}
+
+// TestSendThroughTheAPI: build, send (idempotent), follow, test, pause and
+// resume through the admin API.
+func TestSendThroughTheAPI(t *testing.T) {
+	mail, env := newStackEnv(t)
+	addActive(t, env, 25)
+	s := startStackWith(t, mail, env)
+	var built map[string]any
+	if code := s.admin(t, "POST", "/api/editions", "application/json", strings.NewReader(`{"date":"2026-11-20"}`), &built); code != 201 || built["outcome"] != "created" {
+		t.Fatalf("POST /api/editions: %d %v", code, built)
+	}
+	var job jobView
+	send := func(key string) int {
+		req, _ := http.NewRequest("POST", s.url+"api/editions/2026-11-20/send", nil)
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+		req.Header.Set("Idempotency-Key", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := send("k1"); code != 202 {
+		t.Fatalf("POST send: %d", code)
+	}
+	if code := send("k1"); code != 202 {
+		t.Errorf("the same key again: %d", code)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for job.State != "done" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the send did not finish: %+v", job)
+		}
+		time.Sleep(50 * time.Millisecond)
+		s.admin(t, "GET", "/api/editions/2026-11-20/send", "", nil, &job)
+	}
+	if job.Sent != 25 || job.Failed != 0 || job.Remaining != 0 || len(mail.Messages()) != 25 {
+		t.Errorf("after the send: %+v, %d messages", job, len(mail.Messages()))
+	}
+	// Sending again sends nothing new; the key cannot be reused for another edition.
+	send("k2")
+	time.Sleep(300 * time.Millisecond)
+	if n := len(mail.Messages()); n != 25 {
+		t.Errorf("sending again sent %d more", n-25)
+	}
+	s.admin(t, "POST", "/api/editions", "application/json", strings.NewReader(`{"date":"2026-11-21"}`), nil)
+	if code := func() int {
+		req, _ := http.NewRequest("POST", s.url+"api/editions/2026-11-21/send", nil)
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+		req.Header.Set("Idempotency-Key", "k1")
+		resp, _ := http.DefaultClient.Do(req)
+		resp.Body.Close()
+		return resp.StatusCode
+	}(); code != 409 {
+		t.Errorf("a key reused for another edition: %d, want 409", code)
+	}
+	// Control: a finished job cannot be paused.
+	var apiErr map[string]any
+	if code := s.admin(t, "POST", "/api/editions/2026-11-20/send/pause", "", nil, &apiErr); code != 409 {
+		t.Errorf("pausing a finished job: %d", code)
+	}
+	// A test send goes to the given address only, outside the ledger.
+	var sent map[string]any
+	if code := s.admin(t, "POST", "/api/editions/2026-11-20/test", "application/json", strings.NewReader(`{"to":["Editor@Example.com"]}`), &sent); code != 200 {
+		t.Errorf("test send: %d %v", code, sent)
+	}
+	if mail.Received("editor@example.com") != 1 {
+		t.Errorf("the test address got %d messages", mail.Received("editor@example.com"))
+	}
+	if code := s.admin(t, "GET", "/api/editions/2026-01-01/send", "", nil, &apiErr); code != 404 {
+		t.Errorf("status of a job that does not exist: %d", code)
+	}
+	if code := s.admin(t, "POST", "/api/editions/2026-11-20/test", "application/json", strings.NewReader(`{"to":["not an address"]}`), &apiErr); code != 400 {
+		t.Errorf("a bad test address: %d", code)
+	}
+}
+
+// TestSendCLI: broadsheet send delivers each active subscriber once; a
+// second send sends nothing.
+func TestSendCLI(t *testing.T) {
+	mail, env := newStackEnv(t)
+	addActive(t, env, 40)
+	c := &cli{env: env}
+	if code := c.run(context.Background(), "build", "--date", "2026-11-22"); code != 0 {
+		t.Fatal(c.stderr.String())
+	}
+	if code := c.run(context.Background(), "send", "--dry-run"); code != 0 || !strings.Contains(c.stdout.String(), "would send") {
+		t.Fatalf("dry run: %d %s", code, c.stdout.String())
+	}
+	if len(mail.Messages()) != 0 {
+		t.Fatal("a dry run sent mail")
+	}
+	if code := c.run(context.Background(), "send"); code != 0 || !strings.Contains(c.stdout.String(), "done — sent 40, failed 0") {
+		t.Fatalf("send: %d\n%s\n%s", code, c.stdout.String(), c.stderr.String())
+	}
+	if code := c.run(context.Background(), "send"); code != 0 || len(mail.Messages()) != 40 {
+		t.Errorf("a second send: %d, %d messages", code, len(mail.Messages()))
+	}
+	for to, n := range mail.Recipients() {
+		if n != 1 {
+			t.Errorf("%s got %d messages", to, n)
+		}
+	}
+	if code := c.run(context.Background(), "send", "--edition", "2020-01-01"); code != 2 {
+		t.Errorf("an unknown edition: exit %d", code)
+	}
+}

@@ -1,0 +1,179 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/broadsheet-news/broadsheet/digest"
+	"github.com/broadsheet-news/broadsheet/publish"
+	"github.com/broadsheet-news/broadsheet/subscription"
+)
+
+// EditionAdmin is what the admin API needs to build and send editions.
+type EditionAdmin struct {
+	// Build builds the edition of day ("" for today) from the configured
+	// source.
+	Build  func(ctx context.Context, day string) (publish.Result, error)
+	Sender *publish.Sender
+	// RememberKey binds an Idempotency-Key to a value for a day and returns
+	// the value it was first bound to.
+	RememberKey func(ctx context.Context, key, value string) (string, error)
+	// Background outlives requests: sends started by the API run on it.
+	Background context.Context
+}
+
+// maxTestRecipients bounds POST /api/editions/{id}/test.
+const maxTestRecipients = 10
+
+func (s *Server) buildEdition(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Date string `json:"date"`
+	}
+	if r.ContentLength != 0 {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+		if err := decodeJSON(r, &in); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+	}
+	if in.Date != "" {
+		if _, err := digest.ParseDay(in.Date); err != nil {
+			s.apiError(w, r, &subscription.FieldError{Field: "date", Message: "must be a day in YYYY-MM-DD form"})
+			return
+		}
+	}
+	res, err := s.admin.Build(r.Context(), in.Date)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if res.Outcome == digest.Created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, map[string]any{
+		"edition": res.Edition.ID, "outcome": res.Outcome.String(), "title": res.Edition.Title(),
+		"headlines": len(res.Edition.Page.Headlines), "updated_at": rfc3339(res.Edition.Updated),
+	})
+}
+
+// jobJSON is a send job as the API shows it.
+func jobJSON(j digest.SendJob) map[string]any {
+	out := map[string]any{
+		"edition": j.Edition, "state": j.State, "total": j.Total, "sent": j.Sent, "failed": j.Failed,
+		"bounced": j.Bounced, "retrying": j.Retrying, "remaining": j.Remaining(),
+		"started_at": rfc3339(j.Started), "updated_at": rfc3339(j.Updated), "finished_at": rfc3339(j.Finished),
+		"rate": 0.0, "eta_seconds": nil,
+	}
+	if j.Reason != "" {
+		out["reason"] = j.Reason
+	}
+	if secs := j.Updated.Sub(j.Started).Seconds(); !j.Started.IsZero() && secs > 0 {
+		rate := float64(j.Sent+j.Failed) / secs
+		out["rate"] = math.Round(rate*10) / 10
+		if rate > 0 && j.State == digest.SendRunning {
+			out["eta_seconds"] = int(math.Ceil(float64(j.Remaining()) / rate))
+		}
+	}
+	return out
+}
+
+func (s *Server) startSend(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, err := digest.ParseDay(id); err != nil {
+		s.apiError(w, r, digest.ErrNotFound)
+		return
+	}
+	if key := r.Header.Get("Idempotency-Key"); key != "" {
+		if len(key) > 200 {
+			s.apiError(w, r, &subscription.FieldError{Field: "Idempotency-Key", Message: "is longer than 200 characters"})
+			return
+		}
+		first, err := s.admin.RememberKey(r.Context(), "send:"+key, id)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		if first != id {
+			writeJSON(w, http.StatusConflict, map[string]string{"error": "this Idempotency-Key was used to send another edition (" + first + ")"})
+			return
+		}
+	}
+	resend, _ := strconv.ParseBool(r.URL.Query().Get("resend_failed"))
+	job, _, err := s.admin.Sender.Start(r.Context(), id, resend)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	if job.State == digest.SendQueued || job.State == digest.SendRunning {
+		s.admin.Sender.Go(s.admin.Background, id)
+	}
+	writeJSON(w, http.StatusAccepted, jobJSON(job))
+}
+
+func (s *Server) sendStatus(w http.ResponseWriter, r *http.Request) {
+	job, err := s.admin.Sender.Status(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, jobJSON(job))
+}
+
+func (s *Server) controlSend(w http.ResponseWriter, r *http.Request) {
+	id, action := r.PathValue("id"), r.PathValue("action")
+	if action != "pause" && action != "resume" && action != "cancel" {
+		s.apiNotFound(w, r)
+		return
+	}
+	job, err := s.admin.Sender.Control(r.Context(), id, action)
+	if errors.Is(err, publish.ErrJobState) {
+		writeJSON(w, http.StatusConflict, map[string]any{"error": "cannot " + action + " a send job that is " + string(job.State), "job": jobJSON(job)})
+		return
+	}
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	if action == "resume" {
+		s.admin.Sender.Go(s.admin.Background, id)
+	}
+	writeJSON(w, http.StatusOK, jobJSON(job))
+}
+
+func (s *Server) sendTest(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	var in struct {
+		To []string `json:"to"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	if len(in.To) == 0 || len(in.To) > maxTestRecipients {
+		s.apiError(w, r, &subscription.FieldError{Field: "to", Message: "must list 1 to 10 addresses"})
+		return
+	}
+	for i, to := range in.To {
+		email, err := digest.NormalizeEmail(to)
+		if err != nil {
+			s.apiError(w, r, &subscription.FieldError{Field: "to", Message: err.Error()})
+			return
+		}
+		in.To[i] = email
+	}
+	e, err := s.site.Edition(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	n, err := s.admin.Sender.SendTest(r.Context(), e, in.To)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sent": n, "to": in.To})
+}
