@@ -337,6 +337,13 @@ func (r *run) retries(ctx context.Context, until time.Time) error {
 	en := r.en
 	for {
 		now := en.opts.Now()
+		if !until.IsZero() && now.After(until) {
+			n, err := en.ledger.GiveUpRetries(ctx, r.edition, now)
+			if n > 0 {
+				r.log.Warn("Gave up on subscribers still failing at the retry deadline", slog.Int("subscribers", n))
+			}
+			return err
+		}
 		ids, nextDue, err := en.ledger.DueRetries(ctx, r.edition, now, en.opts.Batch)
 		if err != nil {
 			return err
@@ -344,13 +351,6 @@ func (r *run) retries(ctx context.Context, until time.Time) error {
 		if len(ids) == 0 {
 			if nextDue.IsZero() {
 				return nil
-			}
-			if !until.IsZero() && now.After(until) {
-				n, err := en.ledger.GiveUpRetries(ctx, r.edition, now)
-				if n > 0 {
-					r.log.Warn("Gave up on subscribers still failing at the retry deadline", slog.Int("subscribers", n))
-				}
-				return err
 			}
 			wait := nextDue.Sub(now)
 			if !until.IsZero() && until.Sub(now) < wait {
@@ -427,7 +427,11 @@ func (r *run) worker(ctx context.Context) {
 		msg, err := r.d.AppendMessage(buf[:0], RecipientOf(sub, r.en.links.UnsubscribeURL(sub.ID), r.en.links.PreferencesURL(sub.ID)))
 		if err == nil {
 			buf = msg[:0]
-			err = conn.Send(ctx, r.d.From(), sub.Email, msg)
+			// A transaction under way finishes even when the run stops (a
+			// pause, a shutdown): cut short, the server may have taken the
+			// message without our knowing, and it would go out twice. The
+			// connection's timeouts bound it.
+			err = conn.Send(context.WithoutCancel(ctx), r.d.From(), sub.Email, msg)
 		}
 		r.outcome(ctx, sub, err)
 		t.done.Done()

@@ -1,0 +1,271 @@
+package mailer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	gosmtp "github.com/emersion/go-smtp"
+
+	"github.com/broadsheet-news/broadsheet/digest"
+	"github.com/broadsheet-news/broadsheet/internal/redistest"
+	"github.com/broadsheet-news/broadsheet/internal/smtptest"
+	"github.com/broadsheet-news/broadsheet/mailer"
+	"github.com/broadsheet-news/broadsheet/store"
+	"github.com/broadsheet-news/broadsheet/templates"
+)
+
+// links signs nothing: the engine only needs URLs.
+type links struct{}
+
+func (links) UnsubscribeURL(id int64) string { return fmt.Sprintf("https://news.example.com/unsubscribe/u%d", id) }
+func (links) PreferencesURL(id int64) string { return fmt.Sprintf("https://news.example.com/preferences/p%d", id) }
+
+// bench is an engine on real Redis sending to a real SMTP server.
+type bench struct {
+	store   *store.Store
+	smtp    *smtptest.Server
+	edition digest.Edition
+	opener  mailer.Opener
+	digestF func(digest.Edition) (*mailer.Digest, error)
+}
+
+func newBench(t *testing.T, subscribers int) *bench {
+	t.Helper()
+	ctx := context.Background()
+	rdb, prefix := redistest.Client(t)
+	st := store.New(rdb, store.Options{Prefix: prefix})
+	var subs []digest.Subscriber
+	for i := range subscribers {
+		subs = append(subs, digest.Subscriber{Email: fmt.Sprintf("r%04d@example.com", i), Name: fmt.Sprintf("Reader %d", i),
+			Status: digest.Active, Format: digest.FormatHTML})
+	}
+	if _, err := st.ImportSubscribers(ctx, subs); err != nil {
+		t.Fatal(err)
+	}
+	page, err := digest.ParseText(digest.Sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := digest.Build("2026-11-27", page)
+	mail := smtptest.Start(t)
+	smtp, err := mailer.NewSMTP(mail.URL(), mailer.SMTPOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	composer, _ := mailer.NewComposer("Test <news@example.com>", time.Now)
+	mails, err := templates.NewEditionMail(templates.EditionMailOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := url.Parse("https://news.example.com/")
+	cfg := mailer.DigestConfig{Site: templates.MailSite{Title: "Test", Base: base, PostalAddress: "1 Test Street"}, MessageIDKey: []byte("k")}
+	return &bench{store: st, smtp: mail, edition: e, opener: smtp,
+		digestF: func(e digest.Edition) (*mailer.Digest, error) { return mailer.NewDigest(composer, mails, e, cfg) }}
+}
+
+func (b *bench) engine(owner string, opts mailer.EngineOptions) *mailer.Engine {
+	opts.Owner = owner
+	if opts.RetryBase == 0 {
+		opts.RetryBase, opts.RetryMax = 5*time.Millisecond, 40*time.Millisecond
+	}
+	if opts.Lease == 0 {
+		opts.Lease = time.Second
+	}
+	if opts.Connections == 0 {
+		opts.Connections = 4
+	}
+	opts.Logger = slog.New(slog.DiscardHandler)
+	return mailer.NewEngine(b.store, b.store, links{}, b.opener, b.digestF, opts)
+}
+
+func (b *bench) send(t *testing.T, en *mailer.Engine) digest.SendJob {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := en.StartJob(ctx, b.edition, false); err != nil {
+		t.Fatal(err)
+	}
+	job, err := en.Run(ctx, b.edition)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return job
+}
+
+// checkOnce fails unless each of the first n subscribers got exactly one
+// message (skipping those in except).
+func (b *bench) checkOnce(t *testing.T, n int, except func(i int) bool) {
+	t.Helper()
+	for i := range n {
+		if except != nil && except(i) {
+			continue
+		}
+		if got := b.smtp.Received(fmt.Sprintf("r%04d@example.com", i)); got != 1 {
+			t.Errorf("subscriber %d got %d messages, want 1", i, got)
+		}
+	}
+}
+
+func TestEngineSendsEachSubscriberOnce(t *testing.T) {
+	b := newBench(t, 300)
+	job := b.send(t, b.engine("a", mailer.EngineOptions{}))
+	if job.State != digest.SendDone || job.Sent != 300 || job.Total != 300 || job.Failed != 0 {
+		t.Fatalf("job: %+v", job)
+	}
+	b.checkOnce(t, 300, nil)
+	// Again: nothing new.
+	job = b.send(t, b.engine("a", mailer.EngineOptions{}))
+	if len(b.smtp.Messages()) != 300 || job.Sent != 300 {
+		t.Errorf("sending again: %d messages, job %+v", len(b.smtp.Messages()), job)
+	}
+	// Each message is the subscriber's: To and the unsubscribe link.
+	for _, m := range b.smtp.Messages()[:5] {
+		msg := m.Parsed(t)
+		to := msg.Header.Get("To")
+		lu := msg.Header.Get("List-Unsubscribe")
+		var id int
+		fmt.Sscanf(strings.TrimPrefix(strings.Trim(m.To[0], "<>"), "r"), "%04d", &id)
+		if !strings.Contains(to, fmt.Sprintf("r%04d@example.com", id)) || !strings.Contains(lu, fmt.Sprintf("/unsubscribe/u%d>", id+1)) {
+			t.Errorf("message to %v: To %q, List-Unsubscribe %q", m.To, to, lu)
+		}
+		if msg.Header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
+			t.Error("no List-Unsubscribe-Post")
+		}
+	}
+}
+
+// TestEngineThroughFaults: with 10% of transactions answered 451 and 1%
+// of connections dropped, every subscriber still gets exactly one message.
+func TestEngineThroughFaults(t *testing.T) {
+	b := newBench(t, 500)
+	b.smtp.SetFaults(smtptest.Faults{TempFailEvery: 10, DropEvery: 100})
+	job := b.send(t, b.engine("a", mailer.EngineOptions{}))
+	if job.State != digest.SendDone || job.Sent != 500 || job.Failed != 0 {
+		t.Fatalf("job: %+v", job)
+	}
+	b.checkOnce(t, 500, nil)
+	if b.smtp.Connections() < 5 {
+		t.Errorf("only %d connections: the dropped ones were not reopened?", b.smtp.Connections())
+	}
+}
+
+func TestEngineBounces(t *testing.T) {
+	ctx := context.Background()
+	b := newBench(t, 100)
+	b.smtp.RefuseRecipients(func(to string) error {
+		var i int
+		fmt.Sscanf(strings.TrimPrefix(strings.Trim(to, "<>"), "r"), "%04d", &i)
+		if i%10 == 0 {
+			return &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+		}
+		return nil
+	})
+	job := b.send(t, b.engine("a", mailer.EngineOptions{}))
+	if job.State != digest.SendDone || job.Sent != 90 || job.Bounced != 10 || job.Failed != 10 {
+		t.Fatalf("job: %+v", job)
+	}
+	sub, _ := b.store.SubscriberByEmail(ctx, "r0010@example.com")
+	if sub.Status != digest.Bounced || sub.Consent.LeftHow != "bounce" {
+		t.Errorf("a 550 5.1.1 recipient is %s", sub.Status)
+	}
+	b.checkOnce(t, 100, func(i int) bool { return i%10 == 0 })
+}
+
+// TestEnginePausesOnPolicyBlock: a 5.7.x block pauses the job (the
+// sender's problem); resumed, it finishes with nobody sent twice.
+func TestEnginePausesOnPolicyBlock(t *testing.T) {
+	ctx := context.Background()
+	b := newBench(t, 200)
+	b.smtp.SetFaults(smtptest.Faults{PolicyBlockAfter: 50})
+	job := b.send(t, b.engine("a", mailer.EngineOptions{}))
+	if job.State != digest.SendPaused || !strings.Contains(job.Reason, "policy") || !strings.Contains(job.Reason, "5.7.1") {
+		t.Fatalf("job after a policy block: %+v", job)
+	}
+	if job.Sent < 50 || job.Sent >= 200 {
+		t.Errorf("sent %d before the pause", job.Sent)
+	}
+	b.smtp.SetFaults(smtptest.Faults{})
+	if ok, err := b.store.SetSendState(ctx, b.edition.ID, digest.SendQueued, "", time.Now(), digest.SendPaused); !ok || err != nil {
+		t.Fatalf("resume: %v %v", ok, err)
+	}
+	job = b.send(t, b.engine("b", mailer.EngineOptions{}))
+	if job.State != digest.SendDone || job.Sent != 200 {
+		t.Fatalf("after resuming: %+v", job)
+	}
+	b.checkOnce(t, 200, nil)
+}
+
+func TestEnginePausesAfterConsecutiveFailures(t *testing.T) {
+	b := newBench(t, 100)
+	b.smtp.SetFaults(smtptest.Faults{TempFailEvery: 1})
+	job := b.send(t, b.engine("a", mailer.EngineOptions{MaxConsecutiveFailures: 20}))
+	if job.State != digest.SendPaused || !strings.Contains(job.Reason, "in a row") {
+		t.Fatalf("job: %+v", job)
+	}
+}
+
+func TestEngineGivesUpAtTheRetryDeadline(t *testing.T) {
+	b := newBench(t, 30)
+	b.smtp.SetFaults(smtptest.Faults{TempFailEvery: 1})
+	job := b.send(t, b.engine("a", mailer.EngineOptions{RetryFor: 300 * time.Millisecond, MaxConsecutiveFailures: 1 << 30}))
+	if job.State != digest.SendDone || job.Failed != 30 || job.Sent != 0 || job.Bounced != 0 {
+		t.Fatalf("job: %+v", job)
+	}
+}
+
+// TestEngineResumesAnotherSendersJob: a sender stopped mid-job (its lease
+// released, as at shutdown) leaves the job to another, which finishes it;
+// only messages in flight may be sent twice.
+func TestEngineResumesAnotherSendersJob(t *testing.T) {
+	b := newBench(t, 400)
+	b.smtp.SetFaults(smtptest.Faults{DataDelay: 2 * time.Millisecond})
+	first := b.engine("first", mailer.EngineOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := first.StartJob(ctx, b.edition, false); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for len(b.smtp.Messages()) < 100 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	job, err := first.Run(ctx, b.edition)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.State != digest.SendRunning || job.Sent >= 400 {
+		t.Fatalf("after stopping: %+v", job)
+	}
+	b.smtp.SetFaults(smtptest.Faults{})
+	job = b.send(t, b.engine("second", mailer.EngineOptions{}))
+	if job.State != digest.SendDone || job.Sent != 400 {
+		t.Fatalf("after the second sender: %+v", job)
+	}
+	dups := 0
+	for i := range 400 {
+		switch n := b.smtp.Received(fmt.Sprintf("r%04d@example.com", i)); {
+		case n == 0:
+			t.Errorf("subscriber %d was lost", i)
+		case n > 1:
+			dups += n - 1
+		}
+	}
+	if dups > 4 {
+		t.Errorf("%d duplicates, more than the 4 connections in flight", dups)
+	}
+}
+
+func TestEngineRefusesAnEmptyEdition(t *testing.T) {
+	b := newBench(t, 1)
+	_, err := b.engine("a", mailer.EngineOptions{}).StartJob(context.Background(), digest.Edition{ID: "2026-11-27"}, false)
+	if !errors.Is(err, digest.ErrEmptyEdition) {
+		t.Errorf("an empty edition: %v", err)
+	}
+}
