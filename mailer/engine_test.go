@@ -23,8 +23,12 @@ import (
 // links signs nothing: the engine only needs URLs.
 type links struct{}
 
-func (links) UnsubscribeURL(id int64) string { return fmt.Sprintf("https://news.example.com/unsubscribe/u%d", id) }
-func (links) PreferencesURL(id int64) string { return fmt.Sprintf("https://news.example.com/preferences/p%d", id) }
+func (links) UnsubscribeURL(id int64) string {
+	return fmt.Sprintf("https://news.example.com/unsubscribe/u%d", id)
+}
+func (links) PreferencesURL(id int64) string {
+	return fmt.Sprintf("https://news.example.com/preferences/p%d", id)
+}
 
 // bench is an engine on real Redis sending to a real SMTP server.
 type bench struct {
