@@ -128,7 +128,7 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 		return mailer.NewDigest(composer, editionMails, e, digestCfg)
 	}
 	a.engine = mailer.NewEngine(st, st, a.subs, transport, a.digestOf, mailer.EngineOptions{
-		Connections: cfg.SMTPConnections, Rate: cfg.SendRate, RetryFor: cfg.RetryFor,
+		Connections: cfg.SMTPConnections, Rate: cfg.SendRate, RetryFor: cfg.RetryFor, Lease: cfg.SendLease,
 		Owner: senderName(), Logger: logger,
 	})
 	a.sender = publish.NewSender(a.engine, st, st, time.Now, logger)

@@ -92,3 +92,70 @@ func freePort(tb testing.TB) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// Server is a redis-server this test started, with an append-only file, so
+// it can be restarted and keep its data.
+type Server struct {
+	Addr string
+	tb   testing.TB
+	args []string
+	cmd  *exec.Cmd
+}
+
+// StartPersistent starts a redis-server that writes every change to its
+// append-only file (appendfsync always), stopped when the test ends.
+func StartPersistent(tb testing.TB) *Server {
+	tb.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("redistest: CI is set but redis-server is not installed")
+		}
+		tb.Skip("redistest: skipped: redis-server is not installed")
+	}
+	port := freePort(tb)
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), tb: tb,
+		args: []string{bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
+			"--appendonly", "yes", "--appendfsync", "always", "--dir", tb.TempDir(), "--loglevel", "warning"}}
+	s.start()
+	tb.Cleanup(s.stop)
+	return s
+}
+
+func (s *Server) start() {
+	s.tb.Helper()
+	s.cmd = exec.Command(s.args[0], s.args[1:]...)
+	if err := s.cmd.Start(); err != nil {
+		s.tb.Fatalf("redistest: start redis-server: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", s.Addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			s.tb.Fatalf("redistest: redis-server did not listen on %s: %v", s.Addr, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (s *Server) stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}
+
+// Restart stops the server (it writes its data on the way out), waits
+// down, then starts it again on the same address and data.
+func (s *Server) Restart(down time.Duration) {
+	s.tb.Helper()
+	s.stop()
+	time.Sleep(down)
+	s.start()
+}

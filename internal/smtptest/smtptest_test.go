@@ -288,13 +288,21 @@ func TestDataDelayEndsWithTheTest(t *testing.T) {
 	t.Run("slow", func(t *testing.T) {
 		s := smtptest.Start(t)
 		s.SetFaults(smtptest.Faults{DataDelay: time.Hour})
-		c := dial(t, s)
+		// Not dial: go-mail's Client.Close waits for the pending reply.
+		c, err := mailsmtp.Dial(s.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
 		start := time.Now()
 		go func() {
 			_ = send(c, "x@example.com")
 			done <- time.Since(start)
+			_ = c.Close()
 		}()
-		time.Sleep(100 * time.Millisecond) // let it reach DATA; the cleanup stops the server
+		for s.Transactions() == 0 { // the end of DATA arrived: the server is sleeping
+			time.Sleep(time.Millisecond)
+		}
+		// The test ends here; its cleanup stops the server.
 	})
 	select {
 	case <-done:
