@@ -67,11 +67,14 @@ func (d *Document) ETag() string { return d.etag }
 // ServeHTTP answers GET and HEAD with the pre-rendered bytes: 304 when the
 // request's If-None-Match or If-Modified-Since shows the reader has them,
 // gzip when the reader accepts it.
-func (d *Document) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (d *Document) ServeHTTP(w http.ResponseWriter, r *http.Request) { d.Serve(w, r) }
+
+// Serve is ServeHTTP, returning the status it answered (for metrics).
+func (d *Document) Serve(w http.ResponseWriter, r *http.Request) int {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
+		return http.StatusMethodNotAllowed
 	}
 	zipped := acceptsGzip(r.Header.Get("Accept-Encoding"))
 	body, etags, length := d.body, d.etags, d.length
@@ -85,7 +88,7 @@ func (d *Document) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h["Last-Modified"] = d.lastModified
 	if d.notModified(r) {
 		w.WriteHeader(http.StatusNotModified)
-		return
+		return http.StatusNotModified
 	}
 	h["Content-Type"] = d.contentType
 	h["Content-Length"] = length
@@ -95,9 +98,10 @@ func (d *Document) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
-		return
+		return http.StatusOK
 	}
 	_, _ = w.Write(body)
+	return http.StatusOK
 }
 
 // notModified applies RFC 9110 §13.2.2 to a GET or HEAD: If-None-Match

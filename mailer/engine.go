@@ -47,6 +47,13 @@ type Links interface {
 	PreferencesURL(id int64) string
 }
 
+// SendObserver hears what sending each message did: outcome is "sent",
+// "bounced", "failed", "retry" (a temporary failure) or "paused" (the
+// sender's problem); took is the time the transport took.
+type SendObserver interface {
+	Message(outcome string, took time.Duration)
+}
+
 // EngineOptions tune the delivery engine.
 type EngineOptions struct {
 	// Connections is how many SMTP connections send at once (default 10).
@@ -66,9 +73,11 @@ type EngineOptions struct {
 	// Batch is how many subscribers are read at once (default 1000).
 	Batch int
 	// Owner names this sender in the lease (host and process).
-	Owner  string
-	Now    func() time.Time
-	Logger *slog.Logger
+	Owner string
+	// Observer, when set, hears of every message's outcome (metrics).
+	Observer SendObserver
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 func (o EngineOptions) withDefaults() EngineOptions {
@@ -411,7 +420,10 @@ func (r *run) worker(ctx context.Context) {
 			c, err := r.en.opener.Open(ctx)
 			if err != nil {
 				conn = nil
-				r.outcome(ctx, t.sub, err)
+				label := r.outcome(ctx, t.sub, err)
+				if obs := r.en.opts.Observer; obs != nil {
+					obs.Message(label, 0)
+				}
 				t.done.Done()
 				continue
 			}
@@ -424,6 +436,7 @@ func (r *run) worker(ctx context.Context) {
 			}
 		}
 		sub := t.sub
+		var took time.Duration
 		msg, err := r.d.AppendMessage(buf[:0], RecipientOf(sub, r.en.links.UnsubscribeURL(sub.ID), r.en.links.PreferencesURL(sub.ID)))
 		if err == nil {
 			buf = msg[:0]
@@ -431,9 +444,14 @@ func (r *run) worker(ctx context.Context) {
 			// pause, a shutdown): cut short, the server may have taken the
 			// message without our knowing, and it would go out twice. The
 			// connection's timeouts bound it.
+			start := time.Now()
 			err = conn.Send(context.WithoutCancel(ctx), r.d.From(), sub.Email, msg)
+			took = time.Since(start)
 		}
-		r.outcome(ctx, sub, err)
+		label := r.outcome(ctx, sub, err)
+		if obs := r.en.opts.Observer; obs != nil {
+			obs.Message(label, took)
+		}
 		t.done.Done()
 	}
 }
@@ -441,7 +459,7 @@ func (r *run) worker(ctx context.Context) {
 // outcome records what sending to sub did; see Delivery semantics in
 // DESIGN.md. Writes use a context that outlives the run: a message the
 // server accepted must reach the ledger even if the run is stopping.
-func (r *run) outcome(ctx context.Context, sub digest.Subscriber, err error) {
+func (r *run) outcome(ctx context.Context, sub digest.Subscriber, err error) string {
 	en := r.en
 	bg := context.WithoutCancel(ctx)
 	now := en.opts.Now()
@@ -471,18 +489,18 @@ func (r *run) outcome(ctx context.Context, sub digest.Subscriber, err error) {
 	if err == nil {
 		r.consecutive.Store(0)
 		record("sent")
-		return
+		return "sent"
 	}
 	var se *SMTPError
 	switch {
 	case errors.Is(err, ErrInvalidMessage):
 		r.log.Warn("Cannot build a message for a subscriber", slog.Int64("subscriber", sub.ID), slog.Any("error", err))
 		record("failed")
-		return
+		return "failed"
 	case errors.As(err, &se) && !se.Temporary && strings.HasPrefix(se.Enhanced, "5.7."):
 		retryLater(false)
 		r.stop(&pauseError{reason: "the mail server blocked sending by policy: " + se.Error()})
-		return
+		return "paused"
 	case errors.As(err, &se) && !se.Temporary && (se.Command == "RCPT TO" || se.Command == "DATA" && se.Code >= 550):
 		record("bounced")
 		_, uerr := en.recipients.UpdateSubscriber(bg, sub.ID, func(x *digest.Subscriber) error {
@@ -497,24 +515,25 @@ func (r *run) outcome(ctx context.Context, sub digest.Subscriber, err error) {
 			r.log.Error("Unable to mark a subscriber bounced", slog.Int64("subscriber", sub.ID), slog.Any("error", uerr))
 		}
 		r.log.Info("Bounced", slog.Int64("subscriber", sub.ID), slog.Int("code", se.Code), slog.String("enhanced", se.Enhanced))
-		return
+		return "bounced"
 	case errors.As(err, &se) && !se.Temporary:
 		// AUTH, STARTTLS, MAIL FROM…: the sender's problem, not the reader's.
 		retryLater(false)
 		r.stop(&pauseError{reason: "the mail server refused the sender: " + se.Error()})
-		return
+		return "paused"
 	case ctx.Err() != nil:
 		retryLater(false) // stopping: the next run sends it
-		return
+		return "retry"
 	}
 	n := r.consecutive.Add(1)
 	if int(n) >= en.opts.MaxConsecutiveFailures {
 		retryLater(false)
 		r.stop(&pauseError{reason: fmt.Sprintf("%d messages in a row failed; the last: %v", n, err)})
-		return
+		return "paused"
 	}
 	retryLater(true)
 	r.log.Debug("Temporary failure; will retry", slog.Int64("subscriber", sub.ID), slog.Any("error", err))
+	return "retry"
 }
 
 // retry runs op until it succeeds, ctx ends, or 30 s of failures pass:

@@ -38,6 +38,14 @@ type Config struct {
 	BaseURL *url.URL
 	// Location decides which day "today" is.
 	Location *time.Location
+	// Observer, when set, hears of every build (metrics).
+	Observer BuildObserver
+}
+
+// BuildObserver hears what each build did: outcome is "created",
+// "updated", "unchanged" or "failed"; took is how long it took.
+type BuildObserver interface {
+	Build(outcome string, took time.Duration)
 }
 
 // Publisher builds editions and renders what the site publishes.
@@ -74,6 +82,19 @@ type Result struct {
 // Build reads src and stores it as the edition of day (today when day is
 // ""). Building a day again with the same content changes nothing.
 func (p *Publisher) Build(ctx context.Context, src Source, day string) (Result, error) {
+	start := time.Now()
+	res, err := p.build(ctx, src, day)
+	if obs := p.cfg.Observer; obs != nil {
+		outcome := res.Outcome.String()
+		if err != nil {
+			outcome = "failed"
+		}
+		obs.Build(outcome, time.Since(start))
+	}
+	return res, err
+}
+
+func (p *Publisher) build(ctx context.Context, src Source, day string) (Result, error) {
 	if day == "" {
 		day = p.Today()
 	}

@@ -45,6 +45,8 @@ type Deps struct {
 	// Admin builds and sends editions for the admin API (nil: those
 	// endpoints answer 404).
 	Admin *EditionAdmin
+	// Metrics, when set, counts feed requests and serves /metrics.
+	Metrics Metrics
 	// Ready reports whether the server's dependencies (Redis) answer.
 	Ready  func(context.Context) error
 	Logger *slog.Logger
@@ -61,6 +63,13 @@ type Server struct {
 	logger         *slog.Logger
 	subscribeLimit *ipLimiter
 	admin          *EditionAdmin
+	metrics        Metrics
+}
+
+// Metrics counts what the server serves and exposes the product's metrics.
+type Metrics interface {
+	FeedRequest(feed string, status int)
+	Handler() http.Handler
 }
 
 // New returns a Server.
@@ -77,6 +86,7 @@ func New(deps Deps, cfg Config) *Server {
 		site: deps.Site, subs: deps.Subscriptions, pages: deps.Pages, cfg: cfg, ready: deps.Ready, logger: deps.Logger,
 		subscribeLimit: newIPLimiter(cfg.SubscribeRate),
 		admin:          deps.Admin,
+		metrics:        deps.Metrics,
 		links: templates.Links{
 			Base: base, Home: base, Archive: base + "archive",
 			RSS: abs(feeds.RSSFile), Atom: abs(feeds.AtomFile), JSON: abs(feeds.JSONFile),
@@ -96,9 +106,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /archive", s.showArchive)
 	mux.HandleFunc("GET /archive.html", s.showArchive)
 	mux.HandleFunc("GET /index.html", s.showLatest)
-	mux.Handle("GET /"+feeds.RSSFile, s.feed(func(f *feeds.Set) *feeds.Document { return f.RSS }))
-	mux.Handle("GET /"+feeds.AtomFile, s.feed(func(f *feeds.Set) *feeds.Document { return f.Atom }))
-	mux.Handle("GET /"+feeds.JSONFile, s.feed(func(f *feeds.Set) *feeds.Document { return f.JSON }))
+	mux.Handle("GET /"+feeds.RSSFile, s.feed("rss", func(f *feeds.Set) *feeds.Document { return f.RSS }))
+	mux.Handle("GET /"+feeds.AtomFile, s.feed("atom", func(f *feeds.Set) *feeds.Document { return f.Atom }))
+	mux.Handle("GET /"+feeds.JSONFile, s.feed("json", func(f *feeds.Set) *feeds.Document { return f.JSON }))
+	if s.metrics != nil {
+		mux.HandleFunc("GET /metrics", s.requireAdmin(s.metrics.Handler().ServeHTTP))
+	}
 	mux.HandleFunc("GET /subscribe", s.showSubscribeForm)
 	mux.HandleFunc("POST /subscribe", s.subscribe)
 	mux.HandleFunc("GET /confirm/{token}", s.confirm)

@@ -32,6 +32,7 @@ type app struct {
 	digestOf func(digest.Edition) (*mailer.Digest, error)
 	engine   *mailer.Engine
 	sender   *publish.Sender
+	metrics  *metrics
 	// warnMail logs the mail settings a sender of bulk mail will regret.
 	warnMail func()
 }
@@ -91,12 +92,14 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 		return nil, err
 	}
 	st := store.New(conn.rdb, store.Options{Prefix: cfg.RedisPrefix, KeepEditions: cfg.KeepEditions, Logger: logger})
-	a := &app{cfg: cfg, logger: logger, redis: conn, store: st, pages: pages,
+	m := newMetrics(st)
+	a := &app{cfg: cfg, logger: logger, redis: conn, store: st, pages: pages, metrics: m,
 		mail: mailer.New(composer, transport, logger)}
 	a.pub = publish.New(st, pages, publish.Config{
 		Title:    cfg.Title,
 		BaseURL:  cfg.baseURL,
 		Location: cfg.location,
+		Observer: m,
 	}, time.Now, logger)
 
 	secrets := cfg.Secrets
@@ -129,7 +132,7 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 	}
 	a.engine = mailer.NewEngine(st, st, a.subs, transport, a.digestOf, mailer.EngineOptions{
 		Connections: cfg.SMTPConnections, Rate: cfg.SendRate, RetryFor: cfg.RetryFor, Lease: cfg.SendLease,
-		Owner: senderName(), Logger: logger,
+		Owner: senderName(), Logger: logger, Observer: m,
 	})
 	a.sender = publish.NewSender(a.engine, st, st, time.Now, logger)
 	a.warnMail = func() { cfg.Mail.warn(logger, composer, digestCfg) }

@@ -91,6 +91,20 @@ func TestSendThroughTheAPI(t *testing.T) {
 	if code := s.admin(t, "POST", "/api/editions/2026-11-20/test", "application/json", strings.NewReader(`{"to":["not an address"]}`), &apiErr); code != 400 {
 		t.Errorf("a bad test address: %d", code)
 	}
+
+	// Metrics, behind the admin token.
+	get(t, s.url+"feed.rss")
+	if resp, _ := get(t, s.url+"metrics"); resp.StatusCode != 401 {
+		t.Errorf("/metrics without the token: %d", resp.StatusCode)
+	}
+	_, metrics := get(t, s.url+"metrics", "Authorization", "Bearer "+testAdminToken)
+	for _, want := range []string{`broadsheet_messages_total{result="sent"} 25`, `broadsheet_subscribers{status="active"} 25`,
+		`broadsheet_builds_total{outcome="created"}`, `broadsheet_feed_requests_total{feed="rss",status="200"} 1`,
+		"broadsheet_message_send_seconds_count 25", "go_goroutines"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 // TestSendCLI: broadsheet send delivers each active subscriber once; a

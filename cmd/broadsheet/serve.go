@@ -99,6 +99,7 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 
 	srv := &http.Server{
 		Handler: web.New(web.Deps{Site: site, Subscriptions: a.subs, Pages: a.pages, Ready: a.store.Ping, Logger: log,
+			Metrics: a.metrics,
 			Admin: &web.EditionAdmin{
 				Build: func(ctx context.Context, day string) (publish.Result, error) {
 					return a.pub.Build(ctx, src, day)
