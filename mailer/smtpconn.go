@@ -27,6 +27,8 @@ type smtpConn struct {
 	// broken is set once the connection cannot carry another transaction
 	// (a network failure, a context that ended); close then skips QUIT.
 	broken bool
+	// wbuf is reused for each message's dot-stuffed DATA.
+	wbuf []byte
 }
 
 // connect opens a connection ready for MAIL FROM.
