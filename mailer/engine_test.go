@@ -329,3 +329,33 @@ func TestEngineSurvivesARedisRestart(t *testing.T) {
 		t.Logf("Redis was back after %d messages; %d duplicates", at, dups)
 	}
 }
+
+// TestEngineResendFailed: a finished job sends nothing new, unless asked
+// to resend the failed — then only those.
+func TestEngineResendFailed(t *testing.T) {
+	ctx := context.Background()
+	b := newBench(t, 40)
+	b.smtp.RefuseRecipients(func(to string) error {
+		if strings.Contains(to, "r003") { // r0030…r0039
+			return &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 2, 0}, Message: "mailbox busy"}
+		}
+		return nil
+	})
+	en := b.engine("a", mailer.EngineOptions{RetryFor: 200 * time.Millisecond, MaxConsecutiveFailures: 1 << 30})
+	job := b.send(t, en)
+	if job.State != digest.SendDone || job.Sent != 30 || job.Failed != 10 {
+		t.Fatalf("first send: %+v", job)
+	}
+	b.smtp.RefuseRecipients(nil)
+	if job = b.send(t, en); len(b.smtp.Messages()) != 30 {
+		t.Fatalf("sending again sent %d more", len(b.smtp.Messages())-30)
+	}
+	if _, err := en.StartJob(ctx, b.edition, true); err != nil {
+		t.Fatal(err)
+	}
+	job, err := en.Run(ctx, b.edition)
+	if err != nil || job.State != digest.SendDone || job.Sent != 40 || job.Failed != 0 {
+		t.Fatalf("resend failed: %+v %v", job, err)
+	}
+	b.checkOnce(t, 40, nil)
+}
