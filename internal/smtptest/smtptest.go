@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -71,6 +72,8 @@ func Start(tb testing.TB) *Server {
 	s.faults.Store(&faultState{})
 	srv := smtp.NewServer(backend{s})
 	srv.Domain = "localhost"
+	// Connections the tests drop on purpose are not news.
+	srv.ErrorLog = log.New(io.Discard, "", 0)
 	srv.AllowInsecureAuth = true
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
