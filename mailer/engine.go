@@ -310,21 +310,14 @@ func (r *run) feed(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			var batch sync.WaitGroup
+			todo := page[:0:0]
 			for _, sub := range page {
-				if delivered(sub.ID) || failed(sub.ID) {
-					continue
-				}
-				batch.Add(1)
-				select {
-				case r.tasks <- task{sub: sub, done: &batch}:
-				case <-ctx.Done():
-					batch.Done()
+				if !delivered(sub.ID) && !failed(sub.ID) {
+					todo = append(todo, sub)
 				}
 			}
-			batch.Wait()
-			if err := ctx.Err(); err != nil {
-				return context.Cause(ctx)
+			if err := r.dispatch(ctx, todo); err != nil {
+				return err
 			}
 			cursor = page[len(page)-1].ID + 1
 			if _, _, err := retry(ctx, func() (struct{}, int64, error) {
@@ -372,7 +365,7 @@ func (r *run) retries(ctx context.Context, until time.Time) error {
 			}
 			continue
 		}
-		var batch sync.WaitGroup
+		var todo []digest.Subscriber
 		for _, id := range ids {
 			sub, err := en.recipients.Subscriber(ctx, id)
 			if errors.Is(err, digest.ErrNotFound) || (err == nil && sub.Status != digest.Active) {
@@ -385,18 +378,32 @@ func (r *run) retries(ctx context.Context, until time.Time) error {
 			if err != nil {
 				return err
 			}
-			batch.Add(1)
-			select {
-			case r.tasks <- task{sub: sub, done: &batch}:
-			case <-ctx.Done():
-				batch.Done()
-			}
+			todo = append(todo, sub)
 		}
-		batch.Wait()
-		if err := ctx.Err(); err != nil {
-			return context.Cause(ctx)
+		if err := r.dispatch(ctx, todo); err != nil {
+			return err
 		}
 	}
+}
+
+// dispatch hands subs to the workers and waits until each is handled
+// (sent, failed, or queued for a retry); it returns the run's stop cause
+// if the run stopped meanwhile.
+func (r *run) dispatch(ctx context.Context, subs []digest.Subscriber) error {
+	var batch sync.WaitGroup
+	for _, sub := range subs {
+		batch.Add(1)
+		select {
+		case r.tasks <- task{sub: sub, done: &batch}:
+		case <-ctx.Done():
+			batch.Done()
+		}
+	}
+	batch.Wait()
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return nil
 }
 
 // worker sends tasks over one connection, reopening it when it breaks.
