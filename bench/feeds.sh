@@ -16,67 +16,32 @@
 #                      (EDITIONS: how many editions the feed holds)
 # Needs: go, nginx, wrk, curl, redis-server (optional: redis-cli).
 set -euo pipefail
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DURATION=${DURATION:-10s} CONNECTIONS=${CONNECTIONS:-50} THREADS=${THREADS:-2} EDITIONS=${EDITIONS:-7}
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-die() { echo "feeds.sh: $*" >&2; exit 1; }
-for c in go nginx wrk curl; do command -v "$c" >/dev/null || die "$c is not installed"; done
+need go nginx wrk curl
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bsbench.XXXXXX")
 bs_pid='' ngx_pid=''
 
-# stop PID: SIGTERM, up to 15 s to exit, then SIGKILL.
-stop() {
-  kill -TERM "$1" 2>/dev/null || return 0
-  for _ in {1..150}; do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
 cleanup() {
   set +e
-  [[ -n $ngx_pid ]] && stop "$ngx_pid"
-  # SIGTERM lets broadsheet stop its redis-server child (own process group).
-  [[ -n $bs_pid ]] && stop "$bs_pid"
-  # Should broadsheet have been killed hard, its Redis would still be running.
-  if [[ -S $tmp/data/redis.sock ]] && command -v redis-cli >/dev/null; then
-    redis-cli -s "$tmp/data/redis.sock" shutdown nosave >/dev/null 2>&1
-  fi
+  stop "$ngx_pid"
+  stop_serve "$tmp/data"
   rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+on_exit cleanup
 
-# free_port prints a loopback port nothing listens on (and not $1).
-free_port() {
-  local p
-  for _ in {1..100}; do
-    p=$((20000 + RANDOM % 40000))
-    [[ $p == "${1:-}" ]] && continue
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-  die "found no free port"
-}
-# wait_200 URL PID NAME LOG: poll URL for up to 60 s while PID lives.
-wait_200() {
-  for _ in {1..300}; do
-    [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' "$1" || true) == 200 ]] && return
-    kill -0 "$2" 2>/dev/null || { tail -n 20 "$4" >&2; die "$3 exited before $1 answered 200"; }
-    sleep 0.2
-  done
-  tail -n 20 "$4" >&2; die "$1 did not answer 200 within 60s"
-}
 etag_of() { curl -sfI -m 5 "$1" | tr -d '\r' | awk 'tolower($1) == "etag:" { print $2 }'; }
 
 # 1. broadsheet
-echo "building broadsheet..." >&2
-go build -o "$tmp/broadsheet" ./cmd/broadsheet
+build_broadsheet "$tmp/broadsheet" >&2
 bs_port=$(free_port)
 bs=http://127.0.0.1:$bs_port
-env -u BROADSHEET_REDIS_URL "$tmp/broadsheet" serve --listen "127.0.0.1:$bs_port" \
-  --data-dir "$tmp/data" --schedule off --base-url "$bs/" >"$tmp/broadsheet.log" 2>&1 &
-bs_pid=$!
-wait_200 "$bs/readyz" "$bs_pid" broadsheet "$tmp/broadsheet.log"
+start_serve "$tmp/broadsheet" "$bs_port" "$tmp/data" "$tmp/broadsheet.log"
 # A feed of EDITIONS editions (the bundled sample on consecutive past days):
 # 1 is a newcomer's feed (~6.5 KB), 7 about DESIGN.md's 40 KB yardstick, 30 a
 # full feed (~190 KB).
@@ -155,10 +120,10 @@ echo
 echo "nproc: $(nproc)   $(go version)   $(nginx -v 2>&1)   ${wrk_version%%$'\n'*}"
 echo "feed.rss: $EDITIONS editions, $(wc -c <"$tmp/www/feed.rss") bytes; wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
 echo "ETags: broadsheet $bs_etag, nginx $ngx_etag"
-fmt='%-5s %14s %14s %7s %18s %18s\n'
-printf "$fmt" mode "broadsheet r/s" "nginx r/s" ratio "bs p50/p99" "nginx p50/p99"
+row() { printf '%-5s %14s %14s %7s %18s %18s\n' "$@"; }
+row mode "broadsheet r/s" "nginx r/s" ratio "bs p50/p99" "nginx p50/p99"
 for mode in 200 304; do
   b=$(field "$mode-bs" Requests/sec:) n=$(field "$mode-ngx" Requests/sec:)
-  printf "$fmt" "$mode" "$b" "$n" "$(awk -v b="$b" -v n="$n" 'BEGIN { printf "%.2f", (n > 0 ? b / n : 0) }')" \
+  row "$mode" "$b" "$n" "$(awk -v b="$b" -v n="$n" 'BEGIN { printf "%.2f", (n > 0 ? b / n : 0) }')" \
     "$(field "$mode-bs" 50%)/$(field "$mode-bs" 99%)" "$(field "$mode-ngx" 50%)/$(field "$mode-ngx" 99%)"
 done

@@ -19,12 +19,13 @@
 # Knobs (env):         N="100000 20000"   (counts to import, one fresh store each)
 # Needs: go, curl, redis-server, redis-cli (optional: /usr/bin/time).
 set -euo pipefail
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 N=${N:-100000 20000}
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-die() { echo "import.sh: $*" >&2; exit 1; }
-for c in go curl redis-server redis-cli; do command -v "$c" >/dev/null || die "$c is not installed"; done
+need go curl redis-server redis-cli
 for n in $N; do [[ $n =~ ^[1-9][0-9]*$ ]] || die "N: \"$n\" is not a positive whole number"; done
 gnu_time=''
 /usr/bin/time -v true >/dev/null 2>&1 && gnu_time=/usr/bin/time
@@ -32,42 +33,16 @@ gnu_time=''
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bsimp.XXXXXX")
 bs_pid='' data=''
 
-# stop PID: SIGTERM, up to 15 s to exit, then SIGKILL.
-stop() {
-  kill -TERM "$1" 2>/dev/null || return 0
-  for _ in {1..150}; do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
-# stop_serve: SIGTERM lets broadsheet stop its redis-server child (own
-# process group); should it have been killed hard, shut that Redis down.
-stop_serve() {
-  [[ -n $bs_pid ]] && stop "$bs_pid"
-  bs_pid=''
-  if [[ -n $data && -S $data/redis.sock ]]; then
-    redis-cli -s "$data/redis.sock" shutdown nosave >/dev/null 2>&1 || true
-  fi
-}
 cleanup() {
   set +e
-  stop_serve
+  stop_serve "$data"
   rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+on_exit cleanup
 
-free_port() {
-  local p
-  for _ in {1..100}; do
-    p=$((20000 + RANDOM % 40000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-  die "found no free port"
-}
 used_memory() { redis-cli -s "$data/redis.sock" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'; }
 
-echo "building broadsheet..." >&2
-go build -o "$tmp/broadsheet" ./cmd/broadsheet
+build_broadsheet "$tmp/broadsheet" >&2
 bs=$tmp/broadsheet
 unset BROADSHEET_REDIS_URL BROADSHEET_SMTP_URL BROADSHEET_SMTP_URL_FILE
 
@@ -83,15 +58,7 @@ for n in $N; do
   # 2. serve, to keep the private Redis of a fresh data dir running
   data=$tmp/d$n
   port=$(free_port)
-  "$bs" serve --listen "127.0.0.1:$port" --base-url "http://127.0.0.1:$port/" --data-dir "$data" \
-    --schedule off --log-level warn >"$tmp/serve-$n.log" 2>&1 &
-  bs_pid=$!
-  for i in {1..300}; do
-    [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/readyz" || true) == 200 ]] && break
-    kill -0 "$bs_pid" 2>/dev/null || { tail -n 20 "$tmp/serve-$n.log" >&2; die "serve exited before /readyz answered 200"; }
-    ((i < 300)) || { tail -n 20 "$tmp/serve-$n.log" >&2; die "/readyz did not answer 200 within 60s"; }
-    sleep 0.2
-  done
+  start_serve "$bs" "$port" "$data" "$tmp/serve-$n.log" --log-level warn
   [[ -S $data/redis.sock ]] || die "no Redis socket at $data/redis.sock"
 
   # 3. the import, timed
@@ -121,7 +88,7 @@ for n in $N; do
   [[ -s $tmp/import-$n.err ]] && problems+=" import stderr: $(head -c 500 "$tmp/import-$n.err" | tr '\n' ' ');"
   grep -qE 'level=(WARN|ERROR)' "$tmp/serve-$n.log" && problems+=" serve logged: $(grep -E 'level=(WARN|ERROR)' "$tmp/serve-$n.log" | head -n 3 | tr '\n' ' ');"
 
-  stop_serve
+  stop_serve "$data"
   results+=("$(awk -v n="$n" -v s="$start" -v e="$end" -v b="$before" -v a="$after" -v rss="${rss:-n/a}" \
     -v keys="$keys" -v csvb="$(wc -c <"$csv")" 'BEGIN {
       t = e - s

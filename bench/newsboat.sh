@@ -47,49 +47,27 @@
 #        redis-server, and sqlite3 or python3 (its sqlite3 module).
 # Exits 0 after "PASS", 1 after "FAIL" (or when something breaks).
 set -euo pipefail
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-die() { echo "newsboat.sh: $*" >&2; exit 1; }
-for c in go newsboat curl redis-server timeout; do command -v "$c" >/dev/null || die "$c is not installed"; done
+need go newsboat curl redis-server timeout
 if ! command -v sqlite3 >/dev/null; then
-  command -v python3 >/dev/null && python3 -c 'import sqlite3' 2>/dev/null ||
+  if ! command -v python3 >/dev/null || ! python3 -c 'import sqlite3' 2>/dev/null; then
     die "need sqlite3, or python3 with its sqlite3 module, to read newsboat's cache"
+  fi
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bsnb.XXXXXX")
 bs_pid=''
 
-# stop PID: SIGTERM, up to 15 s to exit, then SIGKILL.
-stop() {
-  kill -TERM "$1" 2>/dev/null || return 0
-  for _ in {1..150}; do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
 cleanup() {
   set +e
-  # SIGTERM lets broadsheet stop its redis-server child (own process group).
-  [[ -n $bs_pid ]] && stop "$bs_pid"
-  # Should broadsheet have been killed hard, its Redis would still be running.
-  if [[ -S $tmp/data/redis.sock ]] && command -v redis-cli >/dev/null; then
-    redis-cli -s "$tmp/data/redis.sock" shutdown nosave >/dev/null 2>&1
-  fi
+  stop_serve "$tmp/data"
   if [[ ${KEEP_TMP:-} == 1 ]]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# free_port prints a loopback port nothing listens on.
-free_port() {
-  local p
-  for _ in {1..100}; do
-    p=$((20000 + RANDOM % 40000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-  die "found no free port"
-}
+on_exit cleanup 143
 
 # sql DB QUERY: run QUERY, print rows tab-separated.
 sql() {
@@ -115,20 +93,11 @@ bad() { fails=$((fails + 1)); echo "    FAIL  $*"; }
 check() { if [[ $2 == "$3" ]]; then ok "$1: $2"; else bad "$1: got '$2', want '$3'"; fi; }
 
 # 1. broadsheet serve
-echo "building broadsheet..."
-timeout 600 go build -o "$tmp/broadsheet" ./cmd/broadsheet
+build_broadsheet "$tmp/broadsheet"
 port=$(free_port)
 base=http://127.0.0.1:$port/
 rss_url=${base}feed.rss atom_url=${base}feed.atom
-env -u BROADSHEET_REDIS_URL "$tmp/broadsheet" serve --listen "127.0.0.1:$port" --base-url "$base" \
-  --data-dir "$tmp/data" --schedule off >"$tmp/serve.log" 2>&1 &
-bs_pid=$!
-for i in {1..300}; do
-  [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' "${base}readyz" || true) == 200 ]] && break
-  kill -0 "$bs_pid" 2>/dev/null || { tail -n 20 "$tmp/serve.log" >&2; die "serve exited before /readyz answered 200"; }
-  ((i == 300)) && { tail -n 20 "$tmp/serve.log" >&2; die "/readyz did not answer 200 within 60s"; }
-  sleep 0.2
-done
+start_serve "$tmp/broadsheet" "$port" "$tmp/data" "$tmp/serve.log"
 echo "serve is ready at $base (pid $bs_pid, data $tmp/data)"
 
 get() { curl -sf -m 5 "$1" || die "cannot GET $1"; }

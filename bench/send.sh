@@ -41,15 +41,16 @@
 # installs the last two when missing (postfix unconfigured, no daemon left
 # running). Optional: redis-cli (cleanup after a hard kill).
 set -euo pipefail
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 N=${N:-20000 100000} CONNECTIONS=${CONNECTIONS:-10} LIMIT=${LIMIT:-900} LOG_LEVEL=${LOG_LEVEL:-info}
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-die() { echo "send.sh: $*" >&2; exit 1; }
 for n in $N; do [[ $n =~ ^[1-9][0-9]*$ ]] || die "N: \"$n\" is not a positive whole number"; done
 [[ $CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS: \"$CONNECTIONS\" is not a positive whole number"
 [[ $LIMIT =~ ^[1-9][0-9]*$ ]] || die "LIMIT: \"$LIMIT\" is not a positive whole number of seconds"
-for c in go curl redis-server timeout awk; do command -v "$c" >/dev/null || die "$c is not installed"; done
+need go curl redis-server timeout awk
 
 # apt_install PACKAGE: only as root with apt-get; otherwise say what to do.
 apt_install() {
@@ -83,26 +84,14 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bssend.XXXXXX")
 bs_pid='' sink_pid='' job_pid='' data=''
 
-# stop PID: SIGTERM, up to 15 s to exit, then SIGKILL.
-stop() {
-  kill -TERM "$1" 2>/dev/null || return 0
-  for _ in {1..150}; do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
-# stop_all: serve (SIGTERM lets it stop its redis-server child, own process
-# group; should it have been killed hard, shut that Redis down), then the sink.
+# stop_all: the timed job, serve (and its Redis), then the sink.
 stop_all() {
   # timeout passes the SIGTERM on to its whole process group (time and the
   # command it measures), and SIGKILLs it 10 s later.
-  [[ -n $job_pid ]] && stop "$job_pid"
+  stop "$job_pid"
   job_pid=''
-  [[ -n $bs_pid ]] && stop "$bs_pid"
-  bs_pid=''
-  if [[ -n $data && -S $data/redis.sock ]] && command -v redis-cli >/dev/null; then
-    redis-cli -s "$data/redis.sock" shutdown nosave >/dev/null 2>&1 || true
-  fi
-  [[ -n $sink_pid ]] && stop "$sink_pid"
+  stop_serve "$data"
+  stop "$sink_pid"
   sink_pid=''
 }
 cleanup() {
@@ -110,19 +99,8 @@ cleanup() {
   stop_all
   rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+on_exit cleanup
 
-# free_port prints a loopback port nothing listens on (and not $1).
-free_port() {
-  local p
-  for _ in {1..100}; do
-    p=$((20000 + RANDOM % 40000))
-    [[ $p == "${1:-}" ]] && continue
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-  die "found no free port"
-}
 # sink_count: messages smtp-sink has received so far (its -c counters, which
 # it rewrites in place with CRs: "sess=… quit=… mesg=…").
 sink_count() {
@@ -154,8 +132,7 @@ timed() {
 # peak_rss FILE: "Maximum resident set size" from time -v, in MiB.
 peak_rss() { awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$1"; }
 
-echo "building broadsheet..." >&2
-go build -o "$tmp/broadsheet" ./cmd/broadsheet
+build_broadsheet "$tmp/broadsheet" >&2
 bs=$tmp/broadsheet
 unset BROADSHEET_REDIS_URL BROADSHEET_SMTP_URL BROADSHEET_SMTP_URL_FILE BROADSHEET_DATA_DIR BROADSHEET_SEND_RATE \
   BROADSHEET_SMTP_CONNECTIONS BROADSHEET_DKIM_KEY_FILE BROADSHEET_TEMPLATES_DIR BROADSHEET_SOURCE
@@ -171,12 +148,7 @@ for n in $N; do
   sink_log=$tmp/sink-$n.log
   smtp-sink -c "${sink_user[@]}" "127.0.0.1:$sink_port" 1000 >"$sink_log" 2>&1 &
   sink_pid=$!
-  for i in {1..50}; do
-    (exec 3<>"/dev/tcp/127.0.0.1/$sink_port") 2>/dev/null && break
-    kill -0 "$sink_pid" 2>/dev/null || { cat "$sink_log" >&2; die "smtp-sink exited"; }
-    ((i < 50)) || die "smtp-sink does not listen on 127.0.0.1:$sink_port"
-    sleep 0.1
-  done
+  wait_until "$sink_pid" smtp-sink "$sink_log" "it listened on 127.0.0.1:$sink_port" listening "$sink_port"
   smtp_url="smtp://127.0.0.1:$sink_port?tls=none"
 
   # 2. serve (for its Redis), subscribers, the edition
@@ -185,15 +157,7 @@ for n in $N; do
   export BROADSHEET_BASE_URL=http://127.0.0.1:$port/
   # serve gets the sink too: were it to take the job over, nothing would
   # go to its Maildir, and its log says so (checked below).
-  BROADSHEET_SMTP_URL=$smtp_url "$bs" serve --data-dir "$data" --listen "127.0.0.1:$port" --schedule off \
-    >"$tmp/serve-$n.log" 2>&1 &
-  bs_pid=$!
-  for i in {1..300}; do
-    [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/readyz" || true) == 200 ]] && break
-    kill -0 "$bs_pid" 2>/dev/null || { tail -n 20 "$tmp/serve-$n.log" >&2; die "serve exited before /readyz answered 200"; }
-    ((i < 300)) || { tail -n 20 "$tmp/serve-$n.log" >&2; die "/readyz did not answer 200 within 60s"; }
-    sleep 0.2
-  done
+  BROADSHEET_SMTP_URL=$smtp_url start_serve "$bs" "$port" "$data" "$tmp/serve-$n.log"
   [[ -S $data/redis.sock ]] || die "no Redis socket at $data/redis.sock"
 
   csv=$tmp/subscribers-$n.csv

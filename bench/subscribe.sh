@@ -21,62 +21,32 @@
 #                      LOG_LEVEL=info (serve's; info logs a line per mail)
 # Needs: go, wrk, curl, redis-server (optional: redis-cli, for cleanup).
 set -euo pipefail
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DURATION=${DURATION:-10s} CONNECTIONS=${CONNECTIONS:-50} THREADS=${THREADS:-2} LOG_LEVEL=${LOG_LEVEL:-info}
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-die() { echo "subscribe.sh: $*" >&2; exit 1; }
-for c in go wrk curl redis-server; do command -v "$c" >/dev/null || die "$c is not installed"; done
+need go wrk curl redis-server
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bssub.XXXXXX")
 data=$tmp/data
 bs_pid=''
 
-# stop PID: SIGTERM, up to 15 s to exit, then SIGKILL.
-stop() {
-  kill -TERM "$1" 2>/dev/null || return 0
-  for _ in {1..150}; do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
 cleanup() {
   set +e
-  # SIGTERM lets broadsheet stop its redis-server child (own process group).
-  [[ -n $bs_pid ]] && stop "$bs_pid"
-  # Should broadsheet have been killed hard, its Redis would still be running.
-  if [[ -S $data/redis.sock ]] && command -v redis-cli >/dev/null; then
-    redis-cli -s "$data/redis.sock" shutdown nosave >/dev/null 2>&1
-  fi
+  stop_serve "$data"
   rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# free_port prints a loopback port nothing listens on.
-free_port() {
-  local p
-  for _ in {1..100}; do
-    p=$((20000 + RANDOM % 40000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-  die "found no free port"
-}
+on_exit cleanup
 
 # 1. broadsheet
-echo "building broadsheet..." >&2
-go build -o "$tmp/broadsheet" ./cmd/broadsheet
+build_broadsheet "$tmp/broadsheet" >&2
 port=$(free_port)
 bs=http://127.0.0.1:$port
-env -u BROADSHEET_REDIS_URL -u BROADSHEET_SMTP_URL -u BROADSHEET_SMTP_URL_FILE \
-  "$tmp/broadsheet" serve --listen "127.0.0.1:$port" --base-url "$bs/" --data-dir "$data" \
-  --schedule off --subscribe-rate 100000000 --log-level "$LOG_LEVEL" >"$tmp/serve.log" 2>&1 &
-bs_pid=$!
-for i in {1..300}; do
-  [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' "$bs/readyz" || true) == 200 ]] && break
-  kill -0 "$bs_pid" 2>/dev/null || { tail -n 20 "$tmp/serve.log" >&2; die "serve exited before /readyz answered 200"; }
-  ((i < 300)) || { tail -n 20 "$tmp/serve.log" >&2; die "/readyz did not answer 200 within 60s"; }
-  sleep 0.2
-done
+unset BROADSHEET_SMTP_URL BROADSHEET_SMTP_URL_FILE # mail into the Maildir DIR/outbox
+start_serve "$tmp/broadsheet" "$port" "$data" "$tmp/serve.log" \
+  --subscribe-rate 100000000 --log-level "$LOG_LEVEL"
 
 # counts: "<total subscribers> <files in outbox/new>"
 counts() {
@@ -157,10 +127,10 @@ wrk_version=$(wrk -v 2>&1 || true)
 echo
 echo "nproc: $(nproc)   $(go version)   ${wrk_version%%$'\n'*}   $(redis-server --version | awk '{ print $3 }')"
 echo "POST /subscribe (JSON), wrk -t$THREADS -c$CONNECTIONS -d$DURATION; serve --log-level $LOG_LEVEL"
-fmt='%-5s %12s %10s %10s %10s %9s  %s\n'
-printf "$fmt" run "requests/s" requests p50 p99 non-2xx "socket errors"
+row() { printf '%-5s %12s %10s %10s %10s %9s  %s\n' "$@"; }
+row run "requests/s" requests p50 p99 non-2xx "socket errors"
 for run in new same; do
-  printf "$fmt" "$run" "$(field "$run" Requests/sec:)" "$(done_requests "$run")" "$(field "$run" 50%)" \
+  row "$run" "$(field "$run" Requests/sec:)" "$(done_requests "$run")" "$(field "$run" 50%)" \
     "$(field "$run" 99%)" "$(non2xx "$run")" "$(sock_errors "$run")"
 done
 echo
