@@ -298,7 +298,7 @@ func TestConfirmLinkExpires(t *testing.T) {
 	if resp, _ := post(t, s.url+"confirm/"+old+"/resend", "", nil); resp.StatusCode != 200 {
 		t.Errorf("resend: %d", resp.StatusCode)
 	}
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(time.Second) // longer than the outbox takes to send a queued mail
 	if n := len(s.smtp.Messages()); n != 1 {
 		t.Errorf("%d mails, want 1 (one per day)", n)
 	}
@@ -330,7 +330,8 @@ func TestHundredSubscribesOneMail(t *testing.T) {
 			t.Errorf("a subscribe request answered %d", c)
 		}
 	}
-	time.Sleep(300 * time.Millisecond)
+	s.smtp.WaitFor(t, 1, 10*time.Second) // the outbox sends it after the answers
+	time.Sleep(time.Second)               // and would have sent any other by now
 	if n := len(s.smtp.Messages()); n != 1 {
 		t.Errorf("%d mails for 100 requests, want 1", n)
 	}
