@@ -331,7 +331,7 @@ func TestHundredSubscribesOneMail(t *testing.T) {
 		}
 	}
 	s.smtp.WaitFor(t, 1, 10*time.Second) // the outbox sends it after the answers
-	time.Sleep(time.Second)               // and would have sent any other by now
+	time.Sleep(time.Second)              // and would have sent any other by now
 	if n := len(s.smtp.Messages()); n != 1 {
 		t.Errorf("%d mails for 100 requests, want 1", n)
 	}
