@@ -5,6 +5,10 @@ import (
 	"time"
 )
 
+// ErrNotHolder says a sender no longer holds a send job (another took it,
+// or an admin paused, cancelled or reopened it): it must stop.
+var ErrNotHolder = errors.New("the send job is no longer this sender's")
+
 // ErrEmptyEdition: an edition without headlines is never sent.
 var ErrEmptyEdition = errors.New("the edition is empty; it is not sent")
 
@@ -36,6 +40,9 @@ type SendJob struct {
 	RetryUntil            time.Time // temporary failures are tried again until then
 	Owner                 string    // the sender holding the lease
 	LeaseUntil            time.Time
+	// Epoch grows with every admin change (pause, cancel, resume,
+	// resend): a run started at an older epoch stops.
+	Epoch int64
 }
 
 // Remaining is how many subscribers are still to be handled.

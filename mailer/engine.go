@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,14 +22,15 @@ type Ledger interface {
 	CreateSendJob(ctx context.Context, edition string, total int64, retryFor time.Duration, now time.Time) (digest.SendJob, bool, error)
 	SendJob(ctx context.Context, edition string) (digest.SendJob, error)
 	SetSendState(ctx context.Context, edition string, state digest.SendState, reason string, now time.Time, from ...digest.SendState) (bool, error)
-	AcquireSendLease(ctx context.Context, edition, owner string, now time.Time, ttl time.Duration) (bool, error)
+	AcquireSendLease(ctx context.Context, edition, owner string, epoch int64, now time.Time, ttl time.Duration) (int64, bool, error)
 	ReleaseSendLease(ctx context.Context, edition, owner string) error
 	Handled(ctx context.Context, edition string, from, to int64) (delivered, failed func(int64) bool, err error)
 	RecordSend(ctx context.Context, edition string, id int64, outcome string, now time.Time) error
 	ScheduleRetry(ctx context.Context, edition string, id int64, now time.Time, base, maxWait time.Duration) (int, error)
 	DueRetries(ctx context.Context, edition string, now time.Time, limit int) ([]int64, time.Time, error)
 	GiveUpRetries(ctx context.Context, edition string, now time.Time) (int, error)
-	SaveSendCursor(ctx context.Context, edition string, cursor int64) error
+	SaveSendCursor(ctx context.Context, edition, owner string, epoch, cursor int64) error
+	FirstFailures(ctx context.Context, edition string, ids []int64) ([]time.Time, error)
 	ResendFailed(ctx context.Context, edition string, retryFor time.Duration, now time.Time) error
 }
 
@@ -98,6 +100,11 @@ func (o EngineOptions) withDefaults() EngineOptions {
 	}
 	if o.Batch <= 0 {
 		o.Batch = 1000
+		if o.Rate > 0 {
+			// About two seconds of sending a batch, so that retries (sent
+			// between batches) come within seconds even at a slow rate.
+			o.Batch = min(max(int(o.Rate*2), 10), 1000)
+		}
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -177,7 +184,7 @@ func (e *pauseError) Error() string { return e.reason }
 func (en *Engine) Run(ctx context.Context, e digest.Edition) (digest.SendJob, error) {
 	id := e.ID
 	log := en.opts.Logger.With(slog.String("edition", id))
-	held, err := en.ledger.AcquireSendLease(ctx, id, en.opts.Owner, en.opts.Now(), en.opts.Lease)
+	epoch, held, err := en.ledger.AcquireSendLease(ctx, id, en.opts.Owner, -1, en.opts.Now(), en.opts.Lease)
 	if err != nil {
 		return digest.SendJob{}, err
 	}
@@ -189,14 +196,17 @@ func (en *Engine) Run(ctx context.Context, e digest.Edition) (digest.SendJob, er
 	}()
 	d, err := en.digestOf(e)
 	if err != nil {
+		// Not something another try fixes: pause, saying why.
+		reason := "the edition cannot be rendered for mail: " + err.Error()
+		_, _ = en.ledger.SetSendState(context.WithoutCancel(ctx), id, digest.SendPaused, reason, en.opts.Now(), digest.SendRunning)
 		return digest.SendJob{}, fmt.Errorf("mailer: render edition %s: %w", id, err)
 	}
 
 	runCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	var wg sync.WaitGroup
-	wg.Go(func() { en.keepLease(runCtx, id, stop) })
-	r := &run{en: en, d: d, edition: id, log: log, stop: stop, tasks: make(chan task)}
+	wg.Go(func() { en.keepLease(runCtx, id, epoch, stop) })
+	r := &run{en: en, d: d, edition: id, epoch: epoch, log: log, stop: stop, tasks: make(chan task)}
 	if en.opts.Rate > 0 {
 		r.limiter = rate.NewLimiter(rate.Limit(en.opts.Rate), max(1, int(en.opts.Rate/10)))
 	}
@@ -222,10 +232,15 @@ func (en *Engine) Run(ctx context.Context, e digest.Edition) (digest.SendJob, er
 		log.Info("Send stopped here: the job was paused, cancelled or taken over")
 		feedErr = nil
 	case feedErr == nil && ctx.Err() == nil:
-		if _, err := en.ledger.SetSendState(bg, id, digest.SendDone, "", now, digest.SendRunning); err != nil {
+		moved, err := en.ledger.SetSendState(bg, id, digest.SendDone, "", now, digest.SendRunning)
+		if err != nil {
 			return digest.SendJob{}, err
 		}
-		log.Info("Send done")
+		if moved {
+			log.Info("Send done")
+		} else {
+			log.Info("Send stopped here: the job was changed meanwhile")
+		}
 	case errors.Is(feedErr, context.Canceled) || ctx.Err() != nil:
 		log.Info("Send interrupted; the next start (or another instance) goes on")
 		feedErr = nil
@@ -239,33 +254,45 @@ func (en *Engine) Run(ctx context.Context, e digest.Edition) (digest.SendJob, er
 	return job, feedErr
 }
 
-// keepLease renews the lease every third of its length; when it cannot
-// (another sender took it, an admin paused or cancelled the job) the run
-// stops.
-func (en *Engine) keepLease(ctx context.Context, id string, stop context.CancelCauseFunc) {
-	t := time.NewTicker(en.opts.Lease / 3)
-	defer t.Stop()
+// keepLease renews the lease every third of its length, and looks at the
+// job four times a second: when the lease cannot be renewed, or an admin
+// paused, cancelled or reopened the job (a new epoch), the run stops —
+// within a quarter of a second, not at the next renewal.
+func (en *Engine) keepLease(ctx context.Context, id string, epoch int64, stop context.CancelCauseFunc) {
+	watch := time.NewTicker(250 * time.Millisecond)
+	defer watch.Stop()
+	renewEvery := en.opts.Lease / 3
+	lastRenew := time.Now()
 	failures := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-watch.C:
 		}
-		held, err := en.ledger.AcquireSendLease(ctx, id, en.opts.Owner, en.opts.Now(), en.opts.Lease)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			// Redis away (a restart): keep trying while the lease lasts.
-			failures++
-			if time.Duration(failures)*en.opts.Lease/3 >= en.opts.Lease {
+		if time.Since(lastRenew) >= renewEvery {
+			_, held, err := en.ledger.AcquireSendLease(ctx, id, en.opts.Owner, epoch, en.opts.Now(), en.opts.Lease)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				// Redis away (a restart): keep trying while the lease lasts.
+				failures++
+				if time.Duration(failures)*renewEvery >= en.opts.Lease {
+					stop(errLeaseLost)
+					return
+				}
+				continue
+			case err == nil && !held:
 				stop(errLeaseLost)
 				return
 			}
-		case err == nil && !held:
+			failures = 0
+			lastRenew = time.Now()
+			continue
+		}
+		job, err := en.ledger.SendJob(ctx, id)
+		if err == nil && (job.State != digest.SendRunning || job.Owner != en.opts.Owner || job.Epoch != epoch) {
 			stop(errLeaseLost)
 			return
-		default:
-			failures = 0
 		}
 	}
 }
@@ -275,6 +302,7 @@ type run struct {
 	en          *Engine
 	d           *Digest
 	edition     string
+	epoch       int64
 	log         *slog.Logger
 	stop        context.CancelCauseFunc
 	tasks       chan task
@@ -320,9 +348,23 @@ func (r *run) feed(ctx context.Context) error {
 				return err
 			}
 			cursor = page[len(page)-1].ID + 1
+			lost := false
 			if _, _, err := retry(ctx, func() (struct{}, int64, error) {
-				return struct{}{}, 0, en.ledger.SaveSendCursor(ctx, r.edition, cursor)
+				err := en.ledger.SaveSendCursor(ctx, r.edition, en.opts.Owner, r.epoch, cursor)
+				if errors.Is(err, digest.ErrNotHolder) {
+					lost = true // not a Redis failure: do not retry
+					return struct{}{}, 0, nil
+				}
+				return struct{}{}, 0, err
 			}); err != nil {
+				return err
+			}
+			if lost {
+				return errLeaseLost
+			}
+			// Retries fall due while the audience is fed: send them
+			// between batches, so the first comes within seconds.
+			if _, err := r.retryPass(ctx); err != nil {
 				return err
 			}
 		}
@@ -331,59 +373,77 @@ func (r *run) feed(ctx context.Context) error {
 		}
 		cursor = next
 	}
-	return r.retries(ctx, job.RetryUntil)
+	return r.retries(ctx)
 }
 
-// retries sends the messages waiting for another try, as they fall due.
-func (r *run) retries(ctx context.Context, until time.Time) error {
-	en := r.en
+// retries sends the messages waiting for another try as they fall due,
+// until none is left. A subscriber whose first try failed more than
+// RetryFor ago is given up.
+func (r *run) retries(ctx context.Context) error {
 	for {
-		now := en.opts.Now()
-		if !until.IsZero() && now.After(until) {
-			n, err := en.ledger.GiveUpRetries(ctx, r.edition, now)
-			if n > 0 {
-				r.log.Warn("Gave up on subscribers still failing at the retry deadline", slog.Int("subscribers", n))
-			}
+		next, err := r.retryPass(ctx)
+		if err != nil || next.IsZero() {
 			return err
 		}
-		ids, nextDue, err := en.ledger.DueRetries(ctx, r.edition, now, en.opts.Batch)
-		if err != nil {
-			return err
+		select {
+		case <-time.After(time.Until(next)):
+		case <-ctx.Done():
+			return context.Cause(ctx)
 		}
-		if len(ids) == 0 {
-			if nextDue.IsZero() {
-				return nil
+	}
+}
+
+// retryPass sends (or gives up) the retries due now and returns when the
+// next one falls due (zero when none waits; now when more are due).
+func (r *run) retryPass(ctx context.Context) (time.Time, error) {
+	en := r.en
+	now := en.opts.Now()
+	ids, next, err := en.ledger.DueRetries(ctx, r.edition, now, en.opts.Batch)
+	if err != nil || len(ids) == 0 {
+		return next, err
+	}
+	firsts, err := en.ledger.FirstFailures(ctx, r.edition, ids)
+	if err != nil {
+		return time.Time{}, err
+	}
+	lo, hi := slices.Min(ids), slices.Max(ids)
+	delivered, failed, err := retryHandled(ctx, en.ledger, r.edition, lo, hi+1)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var todo []digest.Subscriber
+	for i, id := range ids {
+		switch {
+		case delivered(id) || failed(id):
+			// Recorded meanwhile (an overlapping run): just drop the retry.
+			if err := en.ledger.RecordSend(ctx, r.edition, id, "failed", now); err != nil {
+				return time.Time{}, err
 			}
-			wait := nextDue.Sub(now)
-			if !until.IsZero() && until.Sub(now) < wait {
-				wait = until.Sub(now) + time.Millisecond
-			}
-			select {
-			case <-time.After(wait):
-			case <-ctx.Done():
-				return context.Cause(ctx)
+			continue
+		case !firsts[i].IsZero() && now.Sub(firsts[i]) > en.opts.RetryFor:
+			r.log.Warn("Giving up on a subscriber still refused at the retry deadline", slog.Int64("subscriber", id))
+			if err := en.ledger.RecordSend(ctx, r.edition, id, "failed", now); err != nil {
+				return time.Time{}, err
 			}
 			continue
 		}
-		var todo []digest.Subscriber
-		for _, id := range ids {
-			sub, err := en.recipients.Subscriber(ctx, id)
-			if errors.Is(err, digest.ErrNotFound) || (err == nil && sub.Status != digest.Active) {
-				// Erased or left meanwhile: not sent, not counted as sent.
-				if err := en.ledger.RecordSend(ctx, r.edition, id, "failed", now); err != nil {
-					return err
-				}
-				continue
+		sub, err := en.recipients.Subscriber(ctx, id)
+		if errors.Is(err, digest.ErrNotFound) || (err == nil && sub.Status != digest.Active) {
+			// Erased or left meanwhile: not sent, not counted as sent.
+			if err := en.ledger.RecordSend(ctx, r.edition, id, "failed", now); err != nil {
+				return time.Time{}, err
 			}
-			if err != nil {
-				return err
-			}
-			todo = append(todo, sub)
+			continue
 		}
-		if err := r.dispatch(ctx, todo); err != nil {
-			return err
+		if err != nil {
+			return time.Time{}, err
 		}
+		todo = append(todo, sub)
 	}
+	if err := r.dispatch(ctx, todo); err != nil {
+		return time.Time{}, err
+	}
+	return now, nil
 }
 
 // dispatch hands subs to the workers and waits until each is handled
@@ -490,7 +550,10 @@ func (r *run) outcome(ctx context.Context, sub digest.Subscriber, err error) str
 			return n, 0, err
 		})
 		if rerr != nil {
+			// Unrecorded, the subscriber would be passed by: stop the run
+			// before its batch counts as handled.
 			r.log.Error("Unable to queue a retry", slog.Int64("subscriber", sub.ID), slog.Any("error", rerr))
+			r.stop(fmt.Errorf("mailer: queue a retry: %w", rerr))
 		}
 	}
 	if err == nil {
@@ -508,7 +571,7 @@ func (r *run) outcome(ctx context.Context, sub digest.Subscriber, err error) str
 		retryLater(false)
 		r.stop(&pauseError{reason: "the mail server blocked sending by policy: " + se.Error()})
 		return "paused"
-	case errors.As(err, &se) && !se.Temporary && (se.Command == "RCPT TO" || se.Command == "DATA" && se.Code >= 550):
+	case errors.As(err, &se) && isBounce(se):
 		record("bounced")
 		_, uerr := en.recipients.UpdateSubscriber(bg, sub.ID, func(x *digest.Subscriber) error {
 			if x.Status != digest.Active {
@@ -541,6 +604,25 @@ func (r *run) outcome(ctx context.Context, sub digest.Subscriber, err error) str
 	retryLater(true)
 	r.log.Debug("Temporary failure; will retry", slog.Int64("subscriber", sub.ID), slog.Any("error", err))
 	return "retry"
+}
+
+// isBounce tells a permanent refusal of the recipient — the address does
+// not exist or cannot take mail: 5.1.x and 5.2.x at RCPT TO (or DATA),
+// except 5.1.7/5.1.8 (the sender's address) and 5.2.3 (message too big) —
+// from one that is the sender's problem, which pauses the job instead: a
+// relay refusal, an oversized message, a bad sender would otherwise mark
+// the whole audience bounced.
+func isBounce(se *SMTPError) bool {
+	if se.Temporary || (se.Command != "RCPT TO" && se.Command != "DATA") {
+		return false
+	}
+	switch {
+	case se.Enhanced == "5.1.7", se.Enhanced == "5.1.8", se.Enhanced == "5.2.3":
+		return false
+	case strings.HasPrefix(se.Enhanced, "5.1."), strings.HasPrefix(se.Enhanced, "5.2."):
+		return true
+	}
+	return false
 }
 
 // retry runs op until it succeeds, ctx ends, or 30 s of failures pass:

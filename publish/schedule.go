@@ -10,6 +10,8 @@ import (
 type ScheduleLocks interface {
 	TakeScheduleLock(ctx context.Context, day string, ttl time.Duration) (bool, error)
 	ScheduleLocked(ctx context.Context, day string) (bool, error)
+	ExtendScheduleLock(ctx context.Context, day string, ttl time.Duration) error
+	ReleaseScheduleLock(ctx context.Context, day string) error
 }
 
 // Daily is the scheduled run: build today's edition, then send it.
@@ -30,8 +32,13 @@ func NewDaily(pub *Publisher, sender *Sender, locks ScheduleLocks, src Source, c
 	return &Daily{pub: pub, sender: sender, locks: locks, src: src, catchUp: catchUp, logger: logger}
 }
 
-// lockTTL outlives a day and a DST repeat of an hour.
-const lockTTL = 36 * time.Hour
+// The day's lock is held briefly while the run builds and starts the send
+// (a crash then frees it soon, for a restart to catch up), then for
+// lockTTL, which outlives the day and a DST repeat of an hour.
+const (
+	runLockTTL = 10 * time.Minute
+	lockTTL    = 36 * time.Hour
+)
 
 // Run is the scheduled job. It runs once per day across instances: the
 // first to take the day's lock builds and sends; others (and a DST repeat)
@@ -44,7 +51,7 @@ func (d *Daily) Run(ctx context.Context, next time.Time) {
 func (d *Daily) run(ctx context.Context, send bool, next time.Time) {
 	day := d.pub.Today()
 	log := d.logger.With(slog.String("edition", day))
-	took, err := d.locks.TakeScheduleLock(ctx, day, lockTTL)
+	took, err := d.locks.TakeScheduleLock(ctx, day, runLockTTL)
 	if err != nil {
 		log.Error("Scheduled run skipped: cannot take its lock", slog.Any("error", err))
 		return
@@ -53,20 +60,30 @@ func (d *Daily) run(ctx context.Context, send bool, next time.Time) {
 		log.Info("Scheduled run already made today (by this or another instance)")
 		return
 	}
+	bg := context.WithoutCancel(ctx)
 	res, err := d.pub.Build(ctx, d.src, day)
 	if err != nil {
+		// Free the day: a restart, or the next firing, may try again.
+		_ = d.locks.ReleaseScheduleLock(bg, day)
 		log.Error("Scheduled build failed; the previous edition stays and nothing is sent", slog.Any("error", err),
 			slog.Time("next_attempt", next))
 		return
 	}
-	if !send {
-		return
+	if send {
+		if _, _, err := d.sender.Start(ctx, res.Edition.ID, false); err != nil {
+			_ = d.locks.ReleaseScheduleLock(bg, day)
+			log.Error("Scheduled send not started", slog.Any("error", err))
+			return
+		}
 	}
-	if _, _, err := d.sender.Start(ctx, res.Edition.ID, false); err != nil {
-		log.Error("Scheduled send not started", slog.Any("error", err))
-		return
+	// The job exists (in Redis, resumable by any instance): the day's run
+	// is made.
+	if err := d.locks.ExtendScheduleLock(bg, day, lockTTL); err != nil {
+		log.Warn("Unable to keep the day's lock", slog.Any("error", err))
 	}
-	d.sender.Go(ctx, res.Edition.ID)
+	if send {
+		d.sender.Go(ctx, res.Edition.ID)
+	}
 }
 
 // CatchUp makes the run that was due at due (the last scheduled time

@@ -122,6 +122,13 @@ func (s *Sender) runHere(ctx context.Context, e digest.Edition) (digest.SendJob,
 func (s *Sender) Go(ctx context.Context, id string) {
 	s.wg.Go(func() {
 		e, err := s.editions.Edition(ctx, id)
+		if errors.Is(err, digest.ErrNotFound) {
+			// Pruned since: nothing left to send, and no reason to look again.
+			_, _ = s.jobs.SetSendState(ctx, id, digest.SendCancelled, "the edition no longer exists", s.now(),
+				digest.SendQueued, digest.SendRunning, digest.SendPaused)
+			s.logger.Warn("Cancelled the send job of an edition that no longer exists", slog.String("edition", id))
+			return
+		}
 		if err != nil {
 			s.logger.Error("Unable to send", slog.String("edition", id), slog.Any("error", err))
 			return

@@ -29,16 +29,33 @@ func (s *Store) ScheduleLocked(ctx context.Context, day string) (bool, error) {
 	return n == 1, nil
 }
 
-// RememberIdempotencyKey binds key to value for a day and returns the value
-// the key was first bound to (value itself the first time).
-func (s *Store) RememberIdempotencyKey(ctx context.Context, key, value string) (string, error) {
+// RememberIdempotencyKey binds key to value for a day. It returns the value
+// the key was first bound to, and whether this call bound it.
+func (s *Store) RememberIdempotencyKey(ctx context.Context, key, value string) (string, bool, error) {
 	k := s.keys.idempotency(key)
-	if err := s.rdb.SetNX(ctx, k, value, 24*time.Hour).Err(); err != nil {
-		return "", fmt.Errorf("store: idempotency key: %w", err)
+	fresh, err := s.rdb.SetNX(ctx, k, value, 24*time.Hour).Result()
+	if err != nil {
+		return "", false, fmt.Errorf("store: idempotency key: %w", err)
 	}
 	v, err := s.rdb.Get(ctx, k).Result()
 	if err != nil {
-		return "", fmt.Errorf("store: idempotency key: %w", err)
+		return "", false, fmt.Errorf("store: idempotency key: %w", err)
 	}
-	return v, nil
+	return v, fresh, nil
+}
+
+// ExtendScheduleLock sets the lock of day to expire after ttl.
+func (s *Store) ExtendScheduleLock(ctx context.Context, day string, ttl time.Duration) error {
+	if err := s.rdb.PExpire(ctx, s.keys.scheduleLock(day), ttl).Err(); err != nil {
+		return fmt.Errorf("store: schedule lock %s: %w", day, err)
+	}
+	return nil
+}
+
+// ReleaseScheduleLock frees the lock of day: the run may be made again.
+func (s *Store) ReleaseScheduleLock(ctx context.Context, day string) error {
+	if err := s.rdb.Del(ctx, s.keys.scheduleLock(day)).Err(); err != nil {
+		return fmt.Errorf("store: schedule lock %s: %w", day, err)
+	}
+	return nil
 }

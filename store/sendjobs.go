@@ -18,8 +18,14 @@ import (
 // expire after SendJobTTL; until then, sending the edition again sends
 // nothing new.
 
-// SendJobTTL is how long a finished send job (and so its ledger) is kept.
-const SendJobTTL = 90 * 24 * time.Hour
+// SendJobTTL is how long a finished send job's ledger (who got it, who
+// failed) is kept; SendJobKeep how long the job record itself is (as long
+// as the default number of kept editions), so that sending an old edition
+// again finds it done and sends nothing.
+const (
+	SendJobTTL  = 90 * 24 * time.Hour
+	SendJobKeep = 1000 * 24 * time.Hour
+)
 
 type sendKeys struct{ job, delivered, failed, retry, attempts string }
 
@@ -91,6 +97,7 @@ func (s *Store) SendJob(ctx context.Context, edition string) (digest.SendJob, er
 		Total: n("total"), Sent: n("sent"), Failed: n("failed"), Bounced: n("bounced"), Retrying: retrying.Val(),
 		Cursor: n("cursor"), Created: fromMS(f["created"]), Started: fromMS(f["started"]), Updated: fromMS(f["updated"]),
 		Finished: fromMS(f["finished"]), RetryUntil: fromMS(f["retry_until"]), Owner: f["owner"], LeaseUntil: fromMS(f["lease_until"]),
+		Epoch: n("epoch"),
 	}, nil
 }
 
@@ -104,6 +111,10 @@ local ok = false
 for i = 4, #ARGV do if ARGV[i] == cur then ok = true end end
 if not ok then return 0 end
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'reason', ARGV[2], 'updated', ARGV[3])
+if ARGV[1] ~= 'running' and ARGV[1] ~= 'done' then
+  -- a pause, a cancel or a resume: a run of the old epoch stops writing
+  redis.call('HINCRBY', KEYS[1], 'epoch', 1)
+end
 if ARGV[1] == 'running' and redis.call('HGET', KEYS[1], 'started') == false then
   redis.call('HSET', KEYS[1], 'started', ARGV[3])
 end
@@ -128,9 +139,12 @@ func (s *Store) SetSendState(ctx context.Context, edition string, state digest.S
 	}
 	if n == 1 && (state == digest.SendDone || state == digest.SendCancelled) {
 		pipe := s.rdb.Pipeline()
-		for _, k := range sk.all() {
+		for _, k := range sk.all()[1:] {
 			pipe.PExpire(ctx, k, SendJobTTL)
 		}
+		// The job itself stays as long as an edition may: sending the
+		// edition again must still find it done.
+		pipe.PExpire(ctx, sk.job, SendJobKeep)
 		pipe.ZRem(ctx, s.keys.sendJobs(), edition)
 		if _, err := pipe.Exec(ctx); err != nil {
 			return true, fmt.Errorf("store: send job %s: %w", edition, err)
@@ -140,27 +154,36 @@ func (s *Store) SetSendState(ctx context.Context, edition string, state digest.S
 }
 
 // acquireSendLease gives the lease to ARGV[1] until ARGV[3] if it is free,
-// expired (before ARGV[2]) or already theirs, and the job is queued or
-// running (it becomes running). Returns 1 if held.
+// expired (before ARGV[2]) or already theirs, the job is queued or
+// running (it becomes running), and — when ARGV[4] is not "" — its epoch
+// is still ARGV[4]. Returns the epoch if held, -1 if not.
 var acquireSendLease = redis.NewScript(`
-local f = redis.call('HMGET', KEYS[1], 'state', 'owner', 'lease_until')
-if f[1] ~= 'queued' and f[1] ~= 'running' then return 0 end
-if f[2] and f[2] ~= ARGV[1] and tonumber(f[3] or '0') > tonumber(ARGV[2]) then return 0 end
+local f = redis.call('HMGET', KEYS[1], 'state', 'owner', 'lease_until', 'epoch')
+if f[1] ~= 'queued' and f[1] ~= 'running' then return -1 end
+local epoch = tonumber(f[4] or '0')
+if ARGV[4] ~= '' and tonumber(ARGV[4]) ~= epoch then return -1 end
+if f[2] and f[2] ~= ARGV[1] and tonumber(f[3] or '0') > tonumber(ARGV[2]) then return -1 end
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'lease_until', ARGV[3], 'state', 'running', 'updated', ARGV[2])
 if redis.call('HGET', KEYS[1], 'started') == false then redis.call('HSET', KEYS[1], 'started', ARGV[2]) end
-return 1
+return epoch
 `)
 
-// AcquireSendLease takes (or renews) the lease on the job of edition for
-// owner until now+ttl. False: another sender holds it, or the job is not
-// queued or running.
-func (s *Store) AcquireSendLease(ctx context.Context, edition, owner string, now time.Time, ttl time.Duration) (bool, error) {
-	n, err := acquireSendLease.Run(ctx, s.rdb, []string{s.keys.send(edition).job},
-		owner, now.UnixMilli(), now.Add(ttl).UnixMilli()).Int()
-	if err != nil {
-		return false, fmt.Errorf("store: send lease %s: %w", edition, err)
+// AcquireSendLease takes the lease on the job of edition for owner until
+// now+ttl, and returns the job's epoch; renewing, pass the epoch the lease
+// was taken at (-1 when taking it). held is false when another sender
+// holds it, the job is not queued or running, or an admin changed it
+// (paused, cancelled, resumed, reopened: a new epoch) since.
+func (s *Store) AcquireSendLease(ctx context.Context, edition, owner string, epoch int64, now time.Time, ttl time.Duration) (int64, bool, error) {
+	want := ""
+	if epoch >= 0 {
+		want = strconv.FormatInt(epoch, 10)
 	}
-	return n == 1, nil
+	n, err := acquireSendLease.Run(ctx, s.rdb, []string{s.keys.send(edition).job},
+		owner, now.UnixMilli(), now.Add(ttl).UnixMilli(), want).Int64()
+	if err != nil {
+		return 0, false, fmt.Errorf("store: send lease %s: %w", edition, err)
+	}
+	return n, n >= 0, nil
 }
 
 // releaseSendLease drops owner's lease, if it is still theirs.
@@ -246,12 +269,14 @@ func (s *Store) RecordSend(ctx context.Context, edition string, id int64, outcom
 	return nil
 }
 
-// scheduleRetry counts a failed try of ARGV[1] and queues the next one
+// scheduleRetry notes the first failure of ARGV[1] (at ARGV[2] ms), counts
+// a failed try and queues the next one
 // after min(ARGV[3] · 2^(tries-1), ARGV[4]) ms from ARGV[2] (ARGV[3] = 0:
 // at once, without counting).
 var scheduleRetry = redis.NewScript(`
 local tries = 0
 local delay = 0
+redis.call('HSETNX', KEYS[2], 'first:' .. ARGV[1], ARGV[2])
 if tonumber(ARGV[3]) > 0 then
   tries = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
   delay = math.min(tonumber(ARGV[3]) * 2 ^ math.min(tries - 1, 30), tonumber(ARGV[4]))
@@ -312,10 +337,27 @@ func (s *Store) GiveUpRetries(ctx context.Context, edition string, now time.Time
 	return len(ids), nil
 }
 
-// SaveSendCursor records that every subscriber below cursor is handled.
-func (s *Store) SaveSendCursor(ctx context.Context, edition string, cursor int64) error {
-	if err := s.rdb.HSet(ctx, s.keys.send(edition).job, "cursor", cursor).Err(); err != nil {
+// saveSendCursor moves the cursor if ARGV[1] still holds the lease at
+// epoch ARGV[2]; returns 0 otherwise.
+var saveSendCursor = redis.NewScript(`
+local f = redis.call('HMGET', KEYS[1], 'owner', 'epoch')
+if f[1] ~= ARGV[1] or tonumber(f[2] or '0') ~= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'cursor', ARGV[3])
+return 1
+`)
+
+// ErrNotHolder is digest's: the sender no longer holds the job.
+var ErrNotHolder = digest.ErrNotHolder
+
+// SaveSendCursor records that every subscriber below cursor is handled,
+// if owner still holds the job at epoch; otherwise ErrNotHolder.
+func (s *Store) SaveSendCursor(ctx context.Context, edition, owner string, epoch, cursor int64) error {
+	n, err := saveSendCursor.Run(ctx, s.rdb, []string{s.keys.send(edition).job}, owner, epoch, cursor).Int()
+	if err != nil {
 		return fmt.Errorf("store: send cursor %s: %w", edition, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: send cursor %s: %w", edition, ErrNotHolder)
 	}
 	return nil
 }
@@ -324,6 +366,10 @@ func (s *Store) SaveSendCursor(ctx context.Context, edition string, cursor int64
 // the failed bitmap, counts and attempts, rewinds the cursor, queues it.
 var resendFailed = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'sent') or '0') > 0 and redis.call('EXISTS', KEYS[5]) == 0 then
+  return -1
+end
+redis.call('HINCRBY', KEYS[1], 'epoch', 1)
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
 redis.call('HSET', KEYS[1], 'state', 'queued', 'reason', '', 'failed', 0, 'bounced', 0, 'cursor', 0,
   'updated', ARGV[1], 'retry_until', ARGV[2])
@@ -344,8 +390,38 @@ func (s *Store) ResendFailed(ctx context.Context, edition string, retryFor time.
 	if err != nil {
 		return fmt.Errorf("store: resend %s: %w", edition, err)
 	}
-	if n == 0 {
+	switch n {
+	case 0:
 		return fmt.Errorf("store: send job %s: %w", edition, ErrNotFound)
+	case -1:
+		return fmt.Errorf("store: resend %s: %w", edition, ErrLedgerGone)
 	}
 	return nil
+}
+
+// ErrLedgerGone says a finished job's ledger expired (SendJobTTL): who got
+// the edition is no longer known, so it cannot be resent to the others.
+var ErrLedgerGone = errors.New("the job's ledger has expired: who got the edition is no longer known")
+
+// FirstFailures returns, for each id, when its first try failed (zero if
+// it never did).
+func (s *Store) FirstFailures(ctx context.Context, edition string, ids []int64) ([]time.Time, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	fields := make([]string, len(ids))
+	for i, id := range ids {
+		fields[i] = "first:" + strconv.FormatInt(id, 10)
+	}
+	vals, err := s.rdb.HMGet(ctx, s.keys.send(edition).attempts, fields...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("store: send retry %s: %w", edition, err)
+	}
+	out := make([]time.Time, len(ids))
+	for i, v := range vals {
+		if str, ok := v.(string); ok {
+			out[i] = fromMS(str)
+		}
+	}
+	return out, nil
 }

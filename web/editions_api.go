@@ -19,8 +19,8 @@ type EditionAdmin struct {
 	Build  func(ctx context.Context, day string) (publish.Result, error)
 	Sender *publish.Sender
 	// RememberKey binds an Idempotency-Key to a value for a day and returns
-	// the value it was first bound to.
-	RememberKey func(ctx context.Context, key, value string) (string, error)
+	// the value it was first bound to, and whether this call bound it.
+	RememberKey func(ctx context.Context, key, value string) (string, bool, error)
 	// Background outlives requests: sends started by the API run on it.
 	Background context.Context
 }
@@ -92,13 +92,25 @@ func (s *Server) startSend(w http.ResponseWriter, r *http.Request) {
 			s.apiError(w, r, &subscription.FieldError{Field: "Idempotency-Key", Message: "is longer than 200 characters"})
 			return
 		}
-		first, err := s.admin.RememberKey(r.Context(), "send:"+key, id)
+		resend, _ := strconv.ParseBool(r.URL.Query().Get("resend_failed"))
+		request := id + "?resend_failed=" + strconv.FormatBool(resend)
+		first, fresh, err := s.admin.RememberKey(r.Context(), "send:"+key, request)
 		if err != nil {
 			s.apiError(w, r, err)
 			return
 		}
-		if first != id {
-			writeJSON(w, http.StatusConflict, map[string]string{"error": "this Idempotency-Key was used to send another edition (" + first + ")"})
+		if first != request {
+			writeJSON(w, http.StatusConflict, map[string]string{"error": "this Idempotency-Key was used for another request (" + first + ")"})
+			return
+		}
+		if !fresh {
+			// A replay: answer with the job as it is, doing nothing again.
+			job, err := s.admin.Sender.Status(r.Context(), id)
+			if err != nil {
+				s.apiError(w, r, err)
+				return
+			}
+			writeJSON(w, http.StatusAccepted, jobJSON(job))
 			return
 		}
 	}

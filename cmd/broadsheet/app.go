@@ -139,10 +139,11 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 	return a, nil
 }
 
-// senderName names this process in send-job leases: host and pid.
+// senderName names this process in send-job leases: host, pid and a
+// random part (two containers may share a host name and a pid).
 func senderName() string {
 	host, _ := os.Hostname()
-	return fmt.Sprintf("%s:%d", host, os.Getpid())
+	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), rand.Text()[:10])
 }
 
 func (a *app) Close() error {

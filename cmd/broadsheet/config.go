@@ -173,7 +173,7 @@ func (c *config) mailFlags(f *envFlags) {
 	f.int(&c.SMTPConnections, "smtp-connections", 10, "SMTP connections sending an edition at once")
 	f.float(&c.SendRate, "send-rate", 0, "messages per second at most, over all connections (0: no limit)")
 	f.duration(&c.RetryFor, "retry-for", 6*time.Hour, "how long a message refused for now (4xx, network) is tried again")
-	f.duration(&c.SendLease, "send-lease", 15*time.Second, "a sender's hold on a send job, renewed while it lives: after a crash, another instance takes the job over within this (at most 30s)")
+	f.duration(&c.SendLease, "send-lease", 15*time.Second, "a sender's hold on a send job, renewed while it lives: after a crash, another instance takes the job over within this plus 5s (at most 25s)")
 }
 
 // secretsFromEnv reads the settings that hold secrets. They come only from
@@ -258,8 +258,8 @@ func (c *config) validate() error {
 	if c.SendRate < 0 || c.RetryFor <= 0 {
 		return usageErrorf("--send-rate must not be negative and --retry-for must be positive")
 	}
-	if c.SendLease < time.Second || c.SendLease > 30*time.Second {
-		return usageErrorf("--send-lease must be from 1s to 30s")
+	if c.SendLease < time.Second || c.SendLease > 25*time.Second {
+		return usageErrorf("--send-lease must be from 1s to 25s (a job left by a crash is taken over within the lease plus 5s)")
 	}
 	if c.KeepEditions < 1 {
 		return usageErrorf("--keep-editions must be at least 1")
