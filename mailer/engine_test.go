@@ -359,3 +359,109 @@ func TestEngineResendFailed(t *testing.T) {
 	}
 	b.checkOnce(t, 40, nil)
 }
+
+// TestEnginePauseStopsARunningSend: an admin pause reaches a running send
+// within a quarter of a second; resumed, it finishes with nobody twice.
+func TestEnginePauseStopsARunningSend(t *testing.T) {
+	ctx := context.Background()
+	b := newBench(t, 1500)
+	b.smtp.SetFaults(smtptest.Faults{DataDelay: 2 * time.Millisecond})
+	en := b.engine("a", mailer.EngineOptions{Batch: 100})
+	if _, err := en.StartJob(ctx, b.edition, false); err != nil {
+		t.Fatal(err)
+	}
+	var atPause int
+	go func() {
+		for len(b.smtp.Messages()) < 100 {
+			time.Sleep(time.Millisecond)
+		}
+		atPause = len(b.smtp.Messages())
+		b.store.SetSendState(ctx, b.edition.ID, digest.SendPaused, "paused by a test", time.Now(), digest.SendRunning)
+	}()
+	job, err := en.Run(ctx, b.edition)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := len(b.smtp.Messages()) - atPause
+	if job.State != digest.SendPaused || after > 600 {
+		t.Fatalf("after a pause at %d messages: %d more were sent, job %+v", atPause, after, job)
+	}
+	b.smtp.SetFaults(smtptest.Faults{})
+	b.store.SetSendState(ctx, b.edition.ID, digest.SendQueued, "", time.Now(), digest.SendPaused)
+	if job = b.send(t, b.engine("b", mailer.EngineOptions{Batch: 100})); job.State != digest.SendDone || job.Sent != 1500 {
+		t.Fatalf("after resuming: %+v", job)
+	}
+	b.checkOnce(t, 1500, nil)
+}
+
+// TestEngineCancelThenResend: cancelling a running send and reopening it
+// at once (resend-failed) loses nobody: the old run cannot move the new
+// job's cursor.
+func TestEngineCancelThenResend(t *testing.T) {
+	ctx := context.Background()
+	b := newBench(t, 600)
+	b.smtp.SetFaults(smtptest.Faults{DataDelay: time.Millisecond, TempFailEvery: 7})
+	first := b.engine("first", mailer.EngineOptions{Batch: 50})
+	if _, err := first.StartJob(ctx, b.edition, false); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		first.Run(ctx, b.edition)
+	}()
+	for len(b.smtp.Messages()) < 150 {
+		time.Sleep(time.Millisecond)
+	}
+	b.store.SetSendState(ctx, b.edition.ID, digest.SendCancelled, "test", time.Now(), digest.SendRunning)
+	if _, err := first.StartJob(ctx, b.edition, true); err != nil { // reopen at once
+		t.Fatal(err)
+	}
+	<-done
+	b.smtp.SetFaults(smtptest.Faults{})
+	job := b.send(t, b.engine("second", mailer.EngineOptions{Batch: 50}))
+	if job.State != digest.SendDone {
+		t.Fatalf("job: %+v", job)
+	}
+	for i := range 600 {
+		if b.smtp.Received(fmt.Sprintf("r%04d@example.com", i)) == 0 {
+			t.Errorf("subscriber %d was lost", i)
+		}
+	}
+}
+
+// TestEngineSenderRefusalPauses: a permanent refusal that is the sender's
+// problem (5.1.8 bad sender address, or no enhanced code) pauses the job
+// and bounces nobody.
+func TestEngineSenderRefusalPauses(t *testing.T) {
+	for _, refusal := range []*gosmtp.SMTPError{
+		{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 8}, Message: "Sender address rejected"},
+		{Code: 552, EnhancedCode: gosmtp.EnhancedCode{5, 3, 4}, Message: "Message too big"},
+		{Code: 550, EnhancedCode: gosmtp.NoEnhancedCode, Message: "relay not permitted"},
+	} {
+		t.Run(refusal.Message, func(t *testing.T) {
+			b := newBench(t, 50)
+			b.smtp.RefuseRecipients(func(string) error { return refusal })
+			job := b.send(t, b.engine("a", mailer.EngineOptions{}))
+			if job.State != digest.SendPaused || job.Bounced != 0 {
+				t.Errorf("job: %+v", job)
+			}
+			counts, _ := b.store.CountSubscribers(context.Background())
+			if counts[digest.Bounced] != 0 {
+				t.Errorf("%d subscribers marked bounced", counts[digest.Bounced])
+			}
+		})
+	}
+}
+
+// TestEngineManyBatchesThroughFaults: the cursor moves batch by batch and
+// retries are sent between batches.
+func TestEngineManyBatchesThroughFaults(t *testing.T) {
+	b := newBench(t, 500)
+	b.smtp.SetFaults(smtptest.Faults{TempFailEvery: 9, DropEvery: 50})
+	job := b.send(t, b.engine("a", mailer.EngineOptions{Batch: 40}))
+	if job.State != digest.SendDone || job.Sent != 500 || job.Cursor != 501 {
+		t.Fatalf("job: %+v", job)
+	}
+	b.checkOnce(t, 500, nil)
+}
