@@ -105,22 +105,11 @@ func runPreview(ctx context.Context, args []string, sys stdio) error {
 	if *format != "html" && *format != "text" && *format != "eml" {
 		return usageErrorf("--format %q is not html, text or eml", *format)
 	}
-	if *edition != "" {
-		if _, err := digest.ParseDay(*edition); err != nil {
-			return usageErrorf("--edition %q is not a day in YYYY-MM-DD form", *edition)
-		}
-	}
-	a, err := newApp(ctx, &cfg, sys)
+	a, e, err := openEdition(ctx, &cfg, sys, *edition)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	a.warnMail()
-
-	e, err := previewEdition(ctx, a, *edition)
-	if err != nil {
-		return err
-	}
 	sub := digest.Subscriber{ID: previewSubscriberID, Email: "reader@example.com", Name: "Sample Reader", Format: digest.FormatHTML}
 	if *to != "" {
 		email, err := digest.NormalizeEmail(*to)
@@ -153,8 +142,30 @@ func runPreview(ctx context.Context, args []string, sys stdio) error {
 	return err
 }
 
-// previewEdition returns edition id, or the latest when id is "".
-func previewEdition(ctx context.Context, a *app, id string) (digest.Edition, error) {
+// openEdition checks an --edition value, opens the app for a command that
+// mails (warning of mail settings a bulk sender will regret) and returns
+// that edition, or the latest when id is "". The caller closes the app.
+func openEdition(ctx context.Context, cfg *config, sys stdio, id string) (*app, digest.Edition, error) {
+	if id != "" {
+		if _, err := digest.ParseDay(id); err != nil {
+			return nil, digest.Edition{}, usageErrorf("--edition %q is not a day in YYYY-MM-DD form", id)
+		}
+	}
+	a, err := newApp(ctx, cfg, sys)
+	if err != nil {
+		return nil, digest.Edition{}, err
+	}
+	a.warnMail()
+	e, err := editionOrLatest(ctx, a, id)
+	if err != nil {
+		a.Close()
+		return nil, digest.Edition{}, err
+	}
+	return a, e, nil
+}
+
+// editionOrLatest returns edition id, or the latest when id is "".
+func editionOrLatest(ctx context.Context, a *app, id string) (digest.Edition, error) {
 	if id == "" {
 		latest, err := a.store.LatestEditions(ctx, 1)
 		if err != nil {

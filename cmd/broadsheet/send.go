@@ -29,21 +29,11 @@ func runSend(ctx context.Context, args []string, sys stdio) error {
 	if f.fs.NArg() > 0 {
 		return usageErrorf("send: unexpected argument %q", f.fs.Arg(0))
 	}
-	if *edition != "" {
-		if _, err := digest.ParseDay(*edition); err != nil {
-			return usageErrorf("--edition %q is not a day in YYYY-MM-DD form", *edition)
-		}
-	}
-	a, err := newApp(ctx, &cfg, sys)
+	a, e, err := openEdition(ctx, &cfg, sys, *edition)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	a.warnMail()
-	e, err := previewEdition(ctx, a, *edition)
-	if err != nil {
-		return err
-	}
 	if *testTo != "" {
 		return sendTest(ctx, a, e, *testTo, sys.stdout)
 	}
