@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/broadsheet-news/broadsheet/digest"
 	"github.com/broadsheet-news/broadsheet/feeds"
@@ -48,7 +49,9 @@ type Deps struct {
 	// Metrics, when set, counts feed requests and serves /metrics.
 	Metrics Metrics
 	// Ready reports whether the server's dependencies (Redis) answer.
-	Ready  func(context.Context) error
+	Ready func(context.Context) error
+	// Now is the clock of the rate limiter (time.Now when nil).
+	Now    func() time.Time
 	Logger *slog.Logger
 }
 
@@ -62,6 +65,7 @@ type Server struct {
 	ready          func(context.Context) error
 	logger         *slog.Logger
 	subscribeLimit *ipLimiter
+	now            func() time.Time
 	admin          *EditionAdmin
 	metrics        Metrics
 }
@@ -81,10 +85,14 @@ func New(deps Deps, cfg Config) *Server {
 	if cfg.SubscribeRate <= 0 {
 		cfg.SubscribeRate = 20
 	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
 	abs := func(p string) string { return cfg.BaseURL.ResolveReference(&url.URL{Path: p}).String() }
 	return &Server{
 		site: deps.Site, subs: deps.Subscriptions, pages: deps.Pages, cfg: cfg, ready: deps.Ready, logger: deps.Logger,
 		subscribeLimit: newIPLimiter(cfg.SubscribeRate),
+		now:            deps.Now,
 		admin:          deps.Admin,
 		metrics:        deps.Metrics,
 		links: templates.Links{

@@ -62,7 +62,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 	}
 	ip := clientIP(r, s.cfg.TrustProxy)
-	if ok, wait := s.subscribeLimit.allow(ip, time.Now()); !ok {
+	if ok, wait := s.subscribeLimit.allow(ip, s.now()); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
 		msg := "too many subscription requests from your address; try again in a minute"
 		if asJSON {
@@ -169,7 +169,7 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) resendConfirmation(w http.ResponseWriter, r *http.Request) {
-	if ok, wait := s.subscribeLimit.allow(clientIP(r, s.cfg.TrustProxy), time.Now()); !ok {
+	if ok, wait := s.subscribeLimit.allow(clientIP(r, s.cfg.TrustProxy), s.now()); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
 		data := s.page()
 		data.Message = "too many requests from your address; try again in a minute"
