@@ -269,74 +269,6 @@ func (s *Store) RecordSend(ctx context.Context, edition string, id int64, outcom
 	return nil
 }
 
-// scheduleRetry notes the first failure of ARGV[1] (at ARGV[2] ms), counts
-// a failed try and queues the next one
-// after min(ARGV[3] · 2^(tries-1), ARGV[4]) ms from ARGV[2] (ARGV[3] = 0:
-// at once, without counting).
-var scheduleRetry = redis.NewScript(`
-local tries = 0
-local delay = 0
-redis.call('HSETNX', KEYS[2], 'first:' .. ARGV[1], ARGV[2])
-if tonumber(ARGV[3]) > 0 then
-  tries = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
-  delay = math.min(tonumber(ARGV[3]) * 2 ^ math.min(tries - 1, 30), tonumber(ARGV[4]))
-end
-redis.call('ZADD', KEYS[1], tonumber(ARGV[2]) + delay, ARGV[1])
-return tries
-`)
-
-// ScheduleRetry queues subscriber id for another try: after base,
-// doubling with each failed try of that subscriber, at most maxWait; with
-// base 0, at once (a run stopping hands its message to the next run).
-// It returns the number of failed tries so far.
-func (s *Store) ScheduleRetry(ctx context.Context, edition string, id int64, now time.Time, base, maxWait time.Duration) (int, error) {
-	sk := s.keys.send(edition)
-	n, err := scheduleRetry.Run(ctx, s.rdb, []string{sk.retry, sk.attempts},
-		id, now.UnixMilli(), base.Milliseconds(), maxWait.Milliseconds()).Int()
-	if err != nil {
-		return 0, fmt.Errorf("store: send retry %s: %w", edition, err)
-	}
-	return n, nil
-}
-
-// DueRetries returns up to limit subscriber ids whose retry is due at now,
-// and when the next one is due (zero when none waits).
-func (s *Store) DueRetries(ctx context.Context, edition string, now time.Time, limit int) ([]int64, time.Time, error) {
-	sk := s.keys.send(edition)
-	zs, err := s.rdb.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: sk.retry, Start: 0, Stop: int64(limit - 1)}).Result()
-	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("store: send retry %s: %w", edition, err)
-	}
-	var due []int64
-	var next time.Time
-	for _, z := range zs {
-		at := time.UnixMilli(int64(z.Score))
-		if at.After(now) {
-			next = at
-			break
-		}
-		id, _ := strconv.ParseInt(fmt.Sprint(z.Member), 10, 64)
-		due = append(due, id)
-	}
-	return due, next, nil
-}
-
-// GiveUpRetries records every subscriber still waiting for a retry as
-// failed (the retry deadline passed) and returns how many.
-func (s *Store) GiveUpRetries(ctx context.Context, edition string, now time.Time) (int, error) {
-	ids, err := s.rdb.ZRange(ctx, s.keys.send(edition).retry, 0, -1).Result()
-	if err != nil {
-		return 0, fmt.Errorf("store: send retry %s: %w", edition, err)
-	}
-	for _, m := range ids {
-		id, _ := strconv.ParseInt(m, 10, 64)
-		if err := s.RecordSend(ctx, edition, id, "failed", now); err != nil {
-			return 0, err
-		}
-	}
-	return len(ids), nil
-}
-
 // saveSendCursor moves the cursor if ARGV[1] still holds the lease at
 // epoch ARGV[2]; returns 0 otherwise.
 var saveSendCursor = redis.NewScript(`
@@ -402,26 +334,3 @@ func (s *Store) ResendFailed(ctx context.Context, edition string, retryFor time.
 // ErrLedgerGone says a finished job's ledger expired (SendJobTTL): who got
 // the edition is no longer known, so it cannot be resent to the others.
 var ErrLedgerGone = errors.New("the job's ledger has expired: who got the edition is no longer known")
-
-// FirstFailures returns, for each id, when its first try failed (zero if
-// it never did).
-func (s *Store) FirstFailures(ctx context.Context, edition string, ids []int64) ([]time.Time, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	fields := make([]string, len(ids))
-	for i, id := range ids {
-		fields[i] = "first:" + strconv.FormatInt(id, 10)
-	}
-	vals, err := s.rdb.HMGet(ctx, s.keys.send(edition).attempts, fields...).Result()
-	if err != nil {
-		return nil, fmt.Errorf("store: send retry %s: %w", edition, err)
-	}
-	out := make([]time.Time, len(ids))
-	for i, v := range vals {
-		if str, ok := v.(string); ok {
-			out[i] = fromMS(str)
-		}
-	}
-	return out, nil
-}
