@@ -48,11 +48,11 @@ func (m *Maildir) Deliver(ctx context.Context, msg *gomail.Msg) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("mailer: deliver to Maildir: %w", err)
 	}
-	var buf bytes.Buffer
-	if _, err := msg.WriteTo(&buf); err != nil {
-		return fmt.Errorf("mailer: deliver to Maildir: render message: %w", err)
+	_, data, err := renderMsg(msg)
+	if err != nil {
+		return err
 	}
-	return m.write(buf.Bytes())
+	return m.write(data)
 }
 
 // write stores a message (CRLF line endings, as sent by SMTP) in new/.

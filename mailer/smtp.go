@@ -1,11 +1,13 @@
 package mailer
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 
 	gomail "github.com/wneessen/go-mail"
 )
@@ -81,23 +83,25 @@ func (s *SMTP) GoString() string { return s.String() }
 // LogValue is String, for slog.
 func (s *SMTP) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
-// Deliver sends msg to its recipients: connect, send, QUIT. Errors are
-// *SMTPError: errors.As gives the reply code, the enhanced code and
-// whether to try again.
+// Deliver sends msg to its recipients — one transaction each, over one
+// connection (Open, Conn.Send, QUIT). Errors are *SMTPError: errors.As
+// gives the reply code, the enhanced code and whether to try again.
 func (s *SMTP) Deliver(ctx context.Context, msg *gomail.Msg) error {
-	// A later change keeps connections open between deliveries: a pool of
-	// smtpConn in SMTP, taken here and given back unless broken, emptied by
-	// Close.
-	env, err := envelopeOf(msg)
-	if err != nil {
-		return fmt.Errorf("mailer: deliver: %w: %w", ErrInvalidMessage, err)
-	}
-	conn, err := s.connect(ctx)
+	env, data, err := renderMsg(msg)
 	if err != nil {
 		return err
 	}
-	sendErr := conn.send(ctx, env, msg)
-	if err := conn.close(); err != nil && sendErr == nil {
+	conn, err := s.Open(ctx)
+	if err != nil {
+		return err
+	}
+	var sendErr error
+	for _, to := range env.to {
+		if sendErr = conn.Send(ctx, env.from, to, data); sendErr != nil {
+			break
+		}
+	}
+	if err := conn.Close(); err != nil && sendErr == nil {
 		// The server has taken the message; a failed QUIT changes nothing.
 		s.logger.Debug("SMTP QUIT failed", slog.String("server", s.cfg.addr()), slog.Any("error", err))
 	}
@@ -108,21 +112,31 @@ func (s *SMTP) Deliver(ctx context.Context, msg *gomail.Msg) error {
 // closes its connection.
 func (s *SMTP) Close() error { return nil }
 
-// envelope is the SMTP envelope of a composed message: the bare sender and
-// recipient addresses, each in angle brackets.
+// envelope is the SMTP envelope of a composed message: the bare sender
+// and recipient addresses.
 type envelope struct {
 	from string
 	to   []string
 }
 
-func envelopeOf(msg *gomail.Msg) (envelope, error) {
+// render writes a composed message (CRLF line endings) and reads its
+// envelope, for a transport's Deliver.
+func renderMsg(msg *gomail.Msg) (envelope, []byte, error) {
 	from, err := msg.GetSender(false)
 	if err != nil {
-		return envelope{}, err
+		return envelope{}, nil, fmt.Errorf("mailer: deliver: %w: %w", ErrInvalidMessage, err)
 	}
 	to, err := msg.GetRecipients()
 	if err != nil {
-		return envelope{}, err
+		return envelope{}, nil, fmt.Errorf("mailer: deliver: %w: %w", ErrInvalidMessage, err)
 	}
-	return envelope{from: from, to: to}, nil
+	env := envelope{from: strings.Trim(from, "<>")}
+	for _, t := range to {
+		env.to = append(env.to, strings.Trim(t, "<>"))
+	}
+	var buf bytes.Buffer
+	if _, err := msg.WriteTo(&buf); err != nil {
+		return envelope{}, nil, fmt.Errorf("mailer: deliver: render message: %w", err)
+	}
+	return env, buf.Bytes(), nil
 }

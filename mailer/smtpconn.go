@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 
-	gomail "github.com/wneessen/go-mail"
 	"github.com/wneessen/go-mail/smtp"
 )
 
@@ -115,40 +114,6 @@ func (c *smtpConn) auth(ctx context.Context) *SMTPError {
 	if err := c.client.Auth(auth); err != nil {
 		return smtpFailure("AUTH", fmt.Sprintf("SMTP authentication failed for user %q at %s", cfg.user, addr), contextError(ctx, err))
 	}
-	return nil
-}
-
-// send runs one mail transaction: MAIL FROM, RCPT TO, DATA.
-func (c *smtpConn) send(ctx context.Context, env envelope, msg *gomail.Msg) error {
-	unbind := c.conn.bind(ctx)
-	defer unbind()
-	addr := c.s.cfg.addr()
-	if err := c.client.Mail(env.from); err != nil {
-		return c.fail(ctx, "MAIL FROM", fmt.Sprintf("SMTP server %s refused sender %s", addr, env.from), err)
-	}
-	for _, to := range env.to {
-		if err := c.client.Rcpt(to); err != nil {
-			return c.fail(ctx, "RCPT TO", fmt.Sprintf("SMTP server %s refused recipient %s", addr, to), err)
-		}
-	}
-	recipients := strings.Join(env.to, ", ")
-	w, err := c.client.Data()
-	if err != nil {
-		return c.fail(ctx, "DATA", fmt.Sprintf("SMTP server %s refused DATA for %s", addr, recipients), err)
-	}
-	if _, err := msg.WriteTo(w); err != nil {
-		c.broken = true // the server waits for the end of a message it will not get
-		return c.fail(ctx, "DATA", fmt.Sprintf("sending the message for %s to SMTP server %s failed", recipients, addr), err)
-	}
-	if err := w.Close(); err != nil {
-		return c.fail(ctx, "DATA", fmt.Sprintf("SMTP server %s refused the message for %s", addr, recipients), err)
-	}
-	response := ""
-	if dc, ok := w.(*smtp.DataCloser); ok {
-		response = dc.ServerResponse()
-	}
-	c.s.logger.Debug("Delivered message", slog.String("server", addr), slog.String("to", recipients),
-		slog.String("message_id", msg.GetMessageID()), slog.String("response", response))
 	return nil
 }
 

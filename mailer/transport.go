@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/textproto"
 	"strings"
 
@@ -81,10 +82,10 @@ func (c *smtpConn) Send(ctx context.Context, from, to string, msg []byte) error 
 	}
 	addr := c.s.cfg.addr()
 	if err := c.client.Mail("<" + from + ">"); err != nil {
-		return c.fail(ctx, "MAIL FROM", fmt.Sprintf("SMTP server %s refused sender %s", addr, from), err)
+		return c.fail(ctx, "MAIL FROM", fmt.Sprintf("SMTP server %s refused sender <%s>", addr, from), err)
 	}
 	if err := c.client.Rcpt("<" + to + ">"); err != nil {
-		return c.fail(ctx, "RCPT TO", fmt.Sprintf("SMTP server %s refused recipient %s", addr, to), err)
+		return c.fail(ctx, "RCPT TO", fmt.Sprintf("SMTP server %s refused recipient <%s>", addr, to), err)
 	}
 	w, err := c.client.Data()
 	if err != nil {
@@ -97,6 +98,7 @@ func (c *smtpConn) Send(ctx context.Context, from, to string, msg []byte) error 
 	if err := w.Close(); err != nil {
 		return c.fail(ctx, "DATA", fmt.Sprintf("SMTP server %s refused the message for %s", addr, to), err)
 	}
+	c.delivered(to)
 	return nil
 }
 
@@ -114,11 +116,11 @@ func (c *smtpConn) sendPipelined(ctx context.Context, from, to string, msg []byt
 	// Every command gets its reply, whatever the earlier ones said.
 	_, _, mailErr := text.ReadResponse(250)
 	if mailErr != nil && !isReply(mailErr) {
-		return c.fail(ctx, "MAIL FROM", fmt.Sprintf("SMTP server %s refused sender %s", addr, from), mailErr)
+		return c.fail(ctx, "MAIL FROM", fmt.Sprintf("SMTP server %s refused sender <%s>", addr, from), mailErr)
 	}
 	_, _, rcptErr := text.ReadResponse(25)
 	if rcptErr != nil && !isReply(rcptErr) {
-		return c.fail(ctx, "RCPT TO", fmt.Sprintf("SMTP server %s refused recipient %s", addr, to), rcptErr)
+		return c.fail(ctx, "RCPT TO", fmt.Sprintf("SMTP server %s refused recipient <%s>", addr, to), rcptErr)
 	}
 	_, _, dataErr := text.ReadResponse(354)
 	if dataErr != nil && !isReply(dataErr) {
@@ -136,9 +138,9 @@ func (c *smtpConn) sendPipelined(ctx context.Context, from, to string, msg []byt
 		}
 		switch {
 		case mailErr != nil:
-			return c.fail(ctx, "MAIL FROM", fmt.Sprintf("SMTP server %s refused sender %s", addr, from), mailErr)
+			return c.fail(ctx, "MAIL FROM", fmt.Sprintf("SMTP server %s refused sender <%s>", addr, from), mailErr)
 		case rcptErr != nil:
-			return c.fail(ctx, "RCPT TO", fmt.Sprintf("SMTP server %s refused recipient %s", addr, to), rcptErr)
+			return c.fail(ctx, "RCPT TO", fmt.Sprintf("SMTP server %s refused recipient <%s>", addr, to), rcptErr)
 		default:
 			return c.fail(ctx, "DATA", fmt.Sprintf("SMTP server %s refused DATA for %s", addr, to), dataErr)
 		}
@@ -157,7 +159,13 @@ func (c *smtpConn) sendPipelined(ctx context.Context, from, to string, msg []byt
 	if _, _, err := text.ReadResponse(250); err != nil {
 		return c.fail(ctx, "DATA", fmt.Sprintf("SMTP server %s refused the message for %s", addr, to), err)
 	}
+	c.delivered(to)
 	return nil
+}
+
+// delivered logs (at debug level) a message the server took.
+func (c *smtpConn) delivered(to string) {
+	c.s.logger.Debug("Delivered message", slog.String("server", c.s.cfg.addr()), slog.String("to", to))
 }
 
 // appendDotStuffed appends msg (CRLF line endings) as the DATA of an SMTP
