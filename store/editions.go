@@ -205,10 +205,7 @@ func (s *Store) Version(ctx context.Context) (int64, error) {
 // FeedID returns the feed's permanent id, storing candidate as that id the
 // first time it is asked.
 func (s *Store) FeedID(ctx context.Context, candidate string) (string, error) {
-	if err := s.rdb.SetNX(ctx, s.keys.feedID(), candidate, 0).Err(); err != nil {
-		return "", fmt.Errorf("store: feed id: %w", err)
-	}
-	id, err := s.rdb.Get(ctx, s.keys.feedID()).Result()
+	id, _, err := s.setOnce(ctx, s.keys.feedID(), candidate, 0)
 	if err != nil {
 		return "", fmt.Errorf("store: feed id: %w", err)
 	}

@@ -32,12 +32,7 @@ func (s *Store) ScheduleLocked(ctx context.Context, day string) (bool, error) {
 // RememberIdempotencyKey binds key to value for a day. It returns the value
 // the key was first bound to, and whether this call bound it.
 func (s *Store) RememberIdempotencyKey(ctx context.Context, key, value string) (string, bool, error) {
-	k := s.keys.idempotency(key)
-	fresh, err := s.rdb.SetNX(ctx, k, value, 24*time.Hour).Result()
-	if err != nil {
-		return "", false, fmt.Errorf("store: idempotency key: %w", err)
-	}
-	v, err := s.rdb.Get(ctx, k).Result()
+	v, fresh, err := s.setOnce(ctx, s.keys.idempotency(key), value, 24*time.Hour)
 	if err != nil {
 		return "", false, fmt.Errorf("store: idempotency key: %w", err)
 	}
