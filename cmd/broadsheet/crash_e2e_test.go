@@ -67,15 +67,7 @@ func TestSendSurvivesKill9(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 		s.admin(t, "GET", "/api/editions/2026-11-23/send", "", nil, &job)
 	}
-	dups := 0
-	for i := range subscribers {
-		switch n := mail.Received(fmt.Sprintf("reader%d@example.com", i)); {
-		case n == 0:
-			t.Errorf("reader%d was lost", i)
-		case n > 1:
-			dups += n - 1
-		}
-	}
+	dups := mail.Delivered(t, subscribers, func(i int) string { return fmt.Sprintf("reader%d@example.com", i) })
 	if dups > connections {
 		t.Errorf("%d duplicates after a kill -9, more than the %d connections in flight", dups, connections)
 	}

@@ -4,6 +4,7 @@ import (
 	"net"
 	"strings"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -156,4 +157,20 @@ func (l countingListener) Accept() (net.Conn, error) {
 		l.n.Add(1)
 	}
 	return c, err
+}
+
+// Delivered checks that each of the n addresses addr(0)…addr(n-1) got at
+// least one message, failing the test for each that got none, and returns
+// how many messages beyond one each went out (the duplicates).
+func (s *Server) Delivered(tb testing.TB, n int, addr func(i int) string) (duplicates int) {
+	tb.Helper()
+	for i := range n {
+		switch got := s.Received(addr(i)); {
+		case got == 0:
+			tb.Errorf("%s got no message: lost", addr(i))
+		case got > 1:
+			duplicates += got - 1
+		}
+	}
+	return duplicates
 }
