@@ -35,7 +35,7 @@ type Ledger interface {
 type Recipients interface {
 	Subscribers(ctx context.Context, status digest.SubscriberStatus, cursor int64, limit int) ([]digest.Subscriber, int64, error)
 	Subscriber(ctx context.Context, id int64) (digest.Subscriber, error)
-	UpdateSubscriber(ctx context.Context, id int64, change func(*digest.Subscriber) error) (digest.Subscriber, error)
+	Bounce(ctx context.Context, id int64, at time.Time) (bool, error)
 	CountSubscribers(ctx context.Context) (map[digest.SubscriberStatus]int64, error)
 }
 

@@ -59,17 +59,9 @@ func (r *run) outcome(ctx context.Context, sub digest.Subscriber, err error) str
 		retryLater(false)
 		r.stop(&pauseError{reason: "the mail server blocked sending by policy: " + se.Error()})
 		return "paused"
-	case errors.As(err, &se) && isBounce(se):
+	case errors.As(err, &se) && IsBounce(se):
 		record("bounced")
-		_, uerr := en.recipients.UpdateSubscriber(bg, sub.ID, func(x *digest.Subscriber) error {
-			if x.Status != digest.Active {
-				return digest.ErrUnchanged
-			}
-			x.Status = digest.Bounced
-			x.Consent.LeftAt, x.Consent.LeftHow = now, "bounce"
-			return nil
-		})
-		if uerr != nil {
+		if _, uerr := en.recipients.Bounce(bg, sub.ID, now); uerr != nil {
 			r.log.Error("Unable to mark a subscriber bounced", slog.Int64("subscriber", sub.ID), slog.Any("error", uerr))
 		}
 		r.log.Info("Bounced", slog.Int64("subscriber", sub.ID), slog.Int("code", se.Code), slog.String("enhanced", se.Enhanced))
@@ -94,13 +86,13 @@ func (r *run) outcome(ctx context.Context, sub digest.Subscriber, err error) str
 	return "retry"
 }
 
-// isBounce tells a permanent refusal of the recipient — the address does
+// IsBounce tells a permanent refusal of the recipient — the address does
 // not exist or cannot take mail: 5.1.x and 5.2.x at RCPT TO (or DATA),
 // except 5.1.7/5.1.8 (the sender's address) and 5.2.3 (message too big) —
 // from one that is the sender's problem, which pauses the job instead: a
 // relay refusal, an oversized message, a bad sender would otherwise mark
 // the whole audience bounced.
-func isBounce(se *SMTPError) bool {
+func IsBounce(se *SMTPError) bool {
 	if se.Temporary || (se.Command != "RCPT TO" && se.Command != "DATA") {
 		return false
 	}

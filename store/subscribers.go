@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -277,4 +278,25 @@ func (s *Store) CountSubscribers(ctx context.Context) (map[digest.SubscriberStat
 		counts[st] = n
 	}
 	return counts, nil
+}
+
+// Bounce marks subscriber id bounced — the address does not exist or
+// cannot take mail — if it is active or pending, recording when. It
+// reports whether it changed the subscriber.
+func (s *Store) Bounce(ctx context.Context, id int64, at time.Time) (bool, error) {
+	changed := false
+	_, err := s.UpdateSubscriber(ctx, id, func(x *digest.Subscriber) error {
+		changed = false
+		if x.Status != digest.Active && x.Status != digest.Pending {
+			return digest.ErrUnchanged
+		}
+		x.Status = digest.Bounced
+		x.Consent.LeftAt, x.Consent.LeftHow = at, "bounce"
+		changed = true
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return changed, nil
 }

@@ -88,17 +88,12 @@ func (s *Service) deliver(ctx context.Context, job string) bool {
 	case err == nil:
 		s.logger.Info("Confirmation mail sent", slog.Int64("subscriber", id))
 		return true
-	case errors.As(err, &se) && !se.Temporary && se.Command == "RCPT TO":
+	case errors.As(err, &se) && mailer.IsBounce(se):
 		// The address does not exist: no point trying again.
 		s.logger.Warn("Confirmation mail bounced", slog.Int64("subscriber", id), slog.Any("error", err))
-		_, _ = s.store.UpdateSubscriber(ctx, id, func(x *digest.Subscriber) error {
-			if x.Status != digest.Pending {
-				return digest.ErrUnchanged
-			}
-			x.Status = digest.Bounced
-			x.Consent.LeftAt, x.Consent.LeftHow = s.now().UTC(), "bounce"
-			return nil
-		})
+		if _, err := s.store.Bounce(ctx, id, s.now().UTC()); err != nil {
+			s.logger.Error("Unable to mark a subscriber bounced", slog.Int64("subscriber", id), slog.Any("error", err))
+		}
 		return true
 	}
 	s.logger.Warn("Confirmation mail not sent; will try again", slog.Int64("subscriber", id),

@@ -20,6 +20,7 @@ type Store interface {
 	Subscriber(ctx context.Context, id int64) (digest.Subscriber, error)
 	SubscriberByEmail(ctx context.Context, email string) (digest.Subscriber, error)
 	UpdateSubscriber(ctx context.Context, id int64, change func(*digest.Subscriber) error) (digest.Subscriber, error)
+	Bounce(ctx context.Context, id int64, at time.Time) (bool, error)
 	ForgetSubscriber(ctx context.Context, email string) error
 	CountSubscribers(ctx context.Context) (map[digest.SubscriberStatus]int64, error)
 	Subscribers(ctx context.Context, status digest.SubscriberStatus, cursor int64, limit int) ([]digest.Subscriber, int64, error)

@@ -256,3 +256,35 @@ func TestConfirmationSurvivesAMailOutage(t *testing.T) {
 		t.Fatalf("after the lease: %d messages %+v", len(msgs), msgs)
 	}
 }
+
+// TestConfirmationPolicyBlockIsNoBounce: a 5.7.x refusal is the sender's
+// problem: the mail waits for another try and the reader stays pending.
+func TestConfirmationPolicyBlockIsNoBounce(t *testing.T) {
+	ctx := context.Background()
+	mail := smtptest.Start(t)
+	f := newFixture(t)
+	smtp, err := mailer.NewSMTP(mail.URL(), mailer.SMTPOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	composer, _ := mailer.NewComposer("Test <news@example.com>", func() time.Time { return f.now })
+	f.svc = f.withSender(t, mailer.New(composer, smtp, slog.New(slog.DiscardHandler)))
+	mail.RefuseRecipients(func(string) error {
+		return &gosmtp.SMTPError{Code: 554, EnhancedCode: gosmtp.EnhancedCode{5, 7, 1}, Message: "relaying denied"}
+	})
+	if err := f.svc.Subscribe(ctx, subscription.SubscribeRequest{Email: "policy@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.DeliverQueued(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := f.store.SubscriberByEmail(ctx, "policy@example.com"); p.Status != digest.Pending {
+		t.Errorf("a 554 5.7.1 made the subscriber %s", p.Status)
+	}
+	mail.RefuseRecipients(nil)
+	f.now = f.now.Add(2 * time.Minute)
+	f.svc.DeliverQueued(ctx)
+	if mail.Received("policy@example.com") != 1 {
+		t.Errorf("the mail was not sent once the block lifted")
+	}
+}
