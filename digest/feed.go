@@ -2,6 +2,7 @@ package digest
 
 import (
 	"bytes"
+	"html"
 	"cmp"
 	"net/url"
 	"slices"
@@ -102,5 +103,6 @@ func stripTags(s string) string {
 	if !strings.ContainsAny(s, "<&") {
 		return s
 	}
-	return bluemonday.StrictPolicy().Sanitize(s)
+	// The policy returns HTML (entities escaped); a title is text.
+	return html.UnescapeString(bluemonday.StrictPolicy().Sanitize(s))
 }

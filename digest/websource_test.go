@@ -166,6 +166,9 @@ func TestFeedSources(t *testing.T) {
 		l.Blocks[1] != (Block{Type: Heading, Text: "What changed"}) || l.Blocks[2].Text != "Engineers replaced all the cables. Details" {
 		t.Errorf("rss lead from content:encoded: %+v", rss.Lead)
 	}
+	if got := rss.Headlines[1].Title; got != "Council approves the new tram line & its Q&A" {
+		t.Errorf("a title with ampersands came out %q (escaped twice?)", got)
+	}
 	if s.hitsOf("/2026/11/27/harbour-bridge-reopens") != 0 {
 		t.Error("the lead was fetched although the feed carries its content")
 	}
