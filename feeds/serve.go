@@ -125,7 +125,7 @@ func (d *Document) notModified(r *http.Request) bool {
 // etagListMatches reports whether the If-None-Match list holds "*" or one of
 // tags, compared weakly (a W/ prefix is ignored).
 func etagListMatches(list string, tags ...string) bool {
-	for _, item := range strings.Split(list, ",") {
+	for item := range strings.SplitSeq(list, ",") {
 		item = strings.TrimSpace(item)
 		if item == "*" {
 			return true
@@ -147,7 +147,7 @@ func acceptsGzip(header string) bool {
 		return false
 	}
 	star := false
-	for _, item := range strings.Split(header, ",") {
+	for item := range strings.SplitSeq(header, ",") {
 		coding, params, _ := strings.Cut(item, ";")
 		coding = strings.ToLower(strings.TrimSpace(coding))
 		if coding != "gzip" && coding != "x-gzip" && coding != "*" {
@@ -166,7 +166,7 @@ func acceptsGzip(header string) bool {
 // qNonZero reports whether the parameters of an Accept-Encoding item leave
 // it acceptable: no q parameter, or one above zero.
 func qNonZero(params string) bool {
-	for _, p := range strings.Split(params, ";") {
+	for p := range strings.SplitSeq(params, ";") {
 		name, value, found := strings.Cut(strings.TrimSpace(p), "=")
 		if !found || !strings.EqualFold(strings.TrimSpace(name), "q") {
 			continue

@@ -24,6 +24,7 @@ type metrics struct {
 	builds       *prometheus.CounterVec
 	buildTime    prometheus.Histogram
 	feedRequests *prometheus.CounterVec
+	feedCounters map[feedStatus]prometheus.Counter
 }
 
 func newMetrics(st *store.Store) *metrics {
@@ -52,6 +53,12 @@ func newMetrics(st *store.Store) *metrics {
 			Help: "Feed requests by feed (rss, atom, json) and HTTP status.",
 		}, []string{"feed", "status"}),
 	}
+	m.feedCounters = map[feedStatus]prometheus.Counter{}
+	for _, feed := range []string{"rss", "atom", "json"} {
+		for _, status := range []int{200, 304} {
+			m.feedCounters[feedStatus{feed, status}] = m.feedRequests.WithLabelValues(feed, strconv.Itoa(status))
+		}
+	}
 	m.registry.MustRegister(m.messages, m.sendDuration, m.builds, m.buildTime, m.feedRequests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newStoreCollector(st))
@@ -70,8 +77,19 @@ func (m *metrics) Build(outcome string, took time.Duration) {
 	m.buildTime.Observe(took.Seconds())
 }
 
+// FeedRequest counts a feed request. It is on the feed's hot path: the
+// usual answers' counters are looked up once, in newMetrics.
 func (m *metrics) FeedRequest(feed string, status int) {
+	if c, ok := m.feedCounters[feedStatus{feed, status}]; ok {
+		c.Inc()
+		return
+	}
 	m.feedRequests.WithLabelValues(feed, strconv.Itoa(status)).Inc()
+}
+
+type feedStatus struct {
+	feed   string
+	status int
 }
 
 func (m *metrics) Handler() http.Handler {
