@@ -95,6 +95,12 @@ func Day(t time.Time, loc *time.Location) string {
 // TagURI mints the permanent id of the edition of day under host (RFC 4151):
 // tag:example.com,2026-11-27:edition. host is a host name without a port,
 // as url.URL.Hostname returns it.
-func TagURI(host, day string) string {
-	return "tag:" + strings.ToLower(host) + "," + day + ":edition"
+func TagURI(host, day string) string { return tagURI(host, day, "edition") }
+
+// FeedTagURI mints the feed's own permanent id (the Atom feed id), minted on
+// the day it is first asked for: tag:example.com,2026-11-27:feed.
+func FeedTagURI(host, day string) string { return tagURI(host, day, "feed") }
+
+func tagURI(host, day, what string) string {
+	return "tag:" + strings.ToLower(host) + "," + day + ":" + what
 }

@@ -2,8 +2,8 @@ package digest
 
 import (
 	"bytes"
-	"html"
 	"cmp"
+	"html"
 	"net/url"
 	"slices"
 	"strings"

@@ -9,6 +9,10 @@ import (
 // or an admin paused, cancelled or reopened it): it must stop.
 var ErrNotHolder = errors.New("the send job is no longer this sender's")
 
+// ErrLedgerGone says a finished send job's ledger expired: who got the
+// edition is no longer known, so it cannot be resent to the others.
+var ErrLedgerGone = errors.New("the job's ledger has expired: who got the edition is no longer known")
+
 // ErrEmptyEdition: an edition without headlines is never sent.
 var ErrEmptyEdition = errors.New("the edition is empty; it is not sent")
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/broadsheet-news/broadsheet/digest"
@@ -55,6 +56,9 @@ type Publisher struct {
 	cfg     Config
 	now     func() time.Time
 	logger  *slog.Logger
+
+	mu          sync.Mutex
+	feedIDCache string
 }
 
 // New returns a Publisher. now is the clock (time.Now outside tests).
@@ -177,12 +181,27 @@ func (p *Publisher) Snapshot(ctx context.Context) (*Snapshot, error) {
 }
 
 func (p *Publisher) feedMeta(ctx context.Context) (feeds.Meta, error) {
-	candidate := "tag:" + p.cfg.BaseURL.Hostname() + "," + p.Today() + ":feed"
-	id, err := p.store.FeedID(ctx, candidate)
+	id, err := p.feedID(ctx)
 	if err != nil {
-		return feeds.Meta{}, fmt.Errorf("publish: %w", err)
+		return feeds.Meta{}, err
 	}
 	return feeds.Meta{Title: p.cfg.Title, Description: p.cfg.Description, BaseURL: p.cfg.BaseURL, ID: id}, nil
+}
+
+// feedID is the feed's permanent id: minted once in the store, then kept
+// here (it never changes).
+func (p *Publisher) feedID(ctx context.Context) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.feedIDCache != "" {
+		return p.feedIDCache, nil
+	}
+	id, err := p.store.FeedID(ctx, digest.FeedTagURI(p.cfg.BaseURL.Hostname(), p.Today()))
+	if err != nil {
+		return "", fmt.Errorf("publish: %w", err)
+	}
+	p.feedIDCache = id
+	return id, nil
 }
 
 // Edition returns the stored edition of day id.

@@ -19,13 +19,10 @@ import (
 // nothing new.
 
 // SendJobTTL is how long a finished send job's ledger (who got it, who
-// failed) is kept; SendJobKeep how long the job record itself is (as long
-// as the default number of kept editions), so that sending an old edition
-// again finds it done and sends nothing.
-const (
-	SendJobTTL  = 90 * 24 * time.Hour
-	SendJobKeep = 1000 * 24 * time.Hour
-)
+// failed) is kept. The job record itself is kept as many days as editions
+// are (Options.KeepEditions), so that sending an old edition again finds it
+// done and sends nothing.
+const SendJobTTL = 90 * 24 * time.Hour
 
 type sendKeys struct{ job, delivered, failed, retry, attempts string }
 
@@ -38,13 +35,6 @@ func (k keys) sendJobs() string { return k.prefix + "sendjobs" }
 
 func (sk sendKeys) all() []string {
 	return []string{sk.job, sk.delivered, sk.failed, sk.retry, sk.attempts}
-}
-
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
 }
 
 func fromMS(s string) time.Time {
@@ -102,8 +92,9 @@ func (s *Store) SendJob(ctx context.Context, edition string) (digest.SendJob, er
 }
 
 // setSendState moves the job to ARGV[1] if its state is one of ARGV[4..];
-// ARGV[2] is the reason, ARGV[3] now. Finishing (done, cancelled) sets the
-// expiry of every key of the job. Returns 1 if moved.
+// ARGV[2] is the reason, ARGV[3] now. Returns 1 if moved. (SetSendState
+// then sets the expiry of a finished job's keys and drops it from the
+// index, which lives outside the job's hash slot.)
 var setSendState = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'state')
 if not cur then return 0 end
@@ -144,7 +135,7 @@ func (s *Store) SetSendState(ctx context.Context, edition string, state digest.S
 		}
 		// The job itself stays as long as an edition may: sending the
 		// edition again must still find it done.
-		pipe.PExpire(ctx, sk.job, SendJobKeep)
+		pipe.PExpire(ctx, sk.job, time.Duration(s.keep)*24*time.Hour)
 		pipe.ZRem(ctx, s.keys.sendJobs(), edition)
 		if _, err := pipe.Exec(ctx); err != nil {
 			return true, fmt.Errorf("store: send job %s: %w", edition, err)
@@ -331,6 +322,5 @@ func (s *Store) ResendFailed(ctx context.Context, edition string, retryFor time.
 	return nil
 }
 
-// ErrLedgerGone says a finished job's ledger expired (SendJobTTL): who got
-// the edition is no longer known, so it cannot be resent to the others.
-var ErrLedgerGone = errors.New("the job's ledger has expired: who got the edition is no longer known")
+// ErrLedgerGone is digest's: the job's ledger expired.
+var ErrLedgerGone = digest.ErrLedgerGone

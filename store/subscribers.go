@@ -87,17 +87,12 @@ return {1, id}
 // subscribe again (through the form, with double opt-in); imports and
 // admins may not add it.
 func (s *Store) AddSubscriber(ctx context.Context, sub digest.Subscriber, liftSuppression bool) (digest.Subscriber, bool, error) {
-	cmd := s.addCmd(ctx, s.rdb, sub, liftSuppression)
-	res, err := cmd.Int64Slice()
+	keys, args := s.addArgs(sub, liftSuppression)
+	res, err := addSubscriber.Run(ctx, s.rdb, keys, args...).Int64Slice()
 	if err != nil {
 		return digest.Subscriber{}, false, fmt.Errorf("store: add subscriber: %w", err)
 	}
 	return s.addResult(ctx, sub, res)
-}
-
-func (s *Store) addCmd(ctx context.Context, c redis.Scripter, sub digest.Subscriber, liftSuppression bool) *redis.Cmd {
-	keys, args := s.addArgs(sub, liftSuppression)
-	return addSubscriber.Run(ctx, c, keys, args...)
 }
 
 // addArgs are the keys and arguments of addSubscriber for sub. The record

@@ -151,7 +151,6 @@ func (s *Service) Import(ctx context.Context, r io.Reader, consent string) (Impo
 	}
 	now := s.now().UTC()
 	batch := make([]digest.Subscriber, 0, importBatch)
-	lines := make([]int, 0, importBatch)
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -170,7 +169,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, consent string) (Impo
 				rep.Suppressed++
 			}
 		}
-		batch, lines = batch[:0], lines[:0]
+		batch = batch[:0]
 		return nil
 	}
 	invalid := func(line int, reason string) {
@@ -223,7 +222,6 @@ func (s *Service) Import(ctx context.Context, r io.Reader, consent string) (Impo
 			sub.Consent.ConfirmedAt = now
 		}
 		batch = append(batch, sub)
-		lines = append(lines, line)
 		if len(batch) == importBatch {
 			if err := flush(); err != nil {
 				return rep, err

@@ -139,11 +139,10 @@ func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) error {
 	if err != nil {
 		return err
 	}
-	now := s.now().UTC()
+	consent := digest.Consent{Source: "form", SubscribedAt: s.now().UTC(), IP: req.IP,
+		UserAgent: truncate(req.UserAgent, 200), Text: s.cfg.ConsentText}
 	sub, created, err := s.store.AddSubscriber(ctx, digest.Subscriber{
-		Email: email, Name: name, Status: digest.Pending, Format: digest.FormatHTML,
-		Consent: digest.Consent{Source: "form", SubscribedAt: now, IP: req.IP,
-			UserAgent: truncate(req.UserAgent, 200), Text: s.cfg.ConsentText},
+		Email: email, Name: name, Status: digest.Pending, Format: digest.FormatHTML, Consent: consent,
 	}, true)
 	if err != nil {
 		return fmt.Errorf("subscription: subscribe: %w", err)
@@ -158,8 +157,7 @@ func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) error {
 			if name != "" {
 				x.Name = name
 			}
-			x.Consent = digest.Consent{Source: "form", SubscribedAt: now, IP: req.IP,
-				UserAgent: truncate(req.UserAgent, 200), Text: s.cfg.ConsentText}
+			x.Consent = consent
 			return nil
 		})
 		if err != nil {
@@ -287,10 +285,12 @@ func (s *Service) ResendConfirmation(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.Subscriber(ctx, id); errors.Is(err, digest.ErrNotFound) {
-		return ErrInvalidToken
+	if err := s.sendConfirmation(ctx, id, false); errors.Is(err, digest.ErrNotFound) {
+		return ErrInvalidToken // erased since
+	} else if err != nil {
+		return err
 	}
-	return s.sendConfirmation(ctx, id, false)
+	return nil
 }
 
 // SubscriberFor returns the subscriber a token of purpose names, for the

@@ -24,7 +24,7 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, subscription.ErrExpired):
 		return http.StatusGone
-	case errors.Is(err, digest.ErrSuppressed):
+	case errors.Is(err, digest.ErrSuppressed), errors.Is(err, digest.ErrLedgerGone):
 		return http.StatusConflict
 	case digest.IsSourceError(err), errors.Is(err, digest.ErrEmptyEdition):
 		return http.StatusUnprocessableEntity
@@ -58,6 +58,8 @@ func (s *Server) publicMessage(r *http.Request, err error, status int) string {
 		return "the confirmation link has expired"
 	case errors.Is(err, digest.ErrEmptyEdition):
 		return "the edition has no headlines: it is not sent"
+	case errors.Is(err, digest.ErrLedgerGone):
+		return digest.ErrLedgerGone.Error()
 	}
 	var se *digest.SourceError
 	if errors.As(err, &se) {
