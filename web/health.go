@@ -22,9 +22,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.ready(ctx); err != nil {
-		s.logger.Warn("Not ready", slog.Any("error", err))
+		s.logger.Debug("Not ready", slog.Any("error", err))
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("redis unavailable\n"))
+		_, _ = w.Write([]byte("not ready\n"))
 		return
 	}
 	if s.site.Current().Feeds == nil {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -71,34 +72,51 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	if err := site.Refresh(ctx); err != nil {
 		return err
 	}
-	if site.Current().LatestEdition() == nil {
-		// A newcomer sees a page at once.
-		if _, err := a.pub.Build(ctx, src, ""); err != nil {
-			log.Error("Unable to build the first edition", slog.Any("error", err))
-		}
-		if err := site.Refresh(ctx); err != nil {
-			return err
-		}
-	}
-
 	wg.Go(func() { a.sender.RunResumer(ctx, resumeEvery) })
 	defer a.sender.Wait()
 
+	// Start-up work that reads the source runs after the server listens
+	// (a slow source must not keep /healthz silent); /readyz says "not
+	// ready" until it is done. The run the schedule missed comes first, so
+	// a newcomer's first edition is built once, not twice.
+	var started atomic.Bool
+	var daily *publish.Daily
 	if schedule != nil {
-		daily := publish.NewDaily(a.pub, a.sender, a.store, src, cfg.CatchUp, log)
+		a.warnMail()
+		daily = publish.NewDaily(a.pub, a.sender, a.store, src, cfg.CatchUp, log)
+	}
+	wg.Go(func() {
+		defer started.Store(true)
+		if daily != nil {
+			now := time.Now().In(cfg.location)
+			daily.CatchUp(ctx, previousRun(schedule, now), now, schedule.Next(now))
+		}
+		if latest, err := a.store.LatestEditions(ctx, 1); err == nil && len(latest) == 0 {
+			// A newcomer sees a page at once.
+			if _, err := a.pub.Build(ctx, src, ""); err != nil {
+				log.Error("Unable to build the first edition", slog.Any("error", err))
+			}
+		}
+		site.Changed(ctx)
+	})
+	if daily != nil {
 		c := cron.New(cron.WithLocation(cfg.location),
 			cron.WithChain(cron.Recover(cronLogger{log})), cron.WithLogger(cronLogger{log}))
 		c.Schedule(schedule, cron.FuncJob(func() { daily.Run(ctx, schedule.Next(time.Now())) }))
-		now := time.Now().In(cfg.location)
-		daily.CatchUp(ctx, previousRun(schedule, now), now, schedule.Next(now))
 		c.Start()
 		defer func() { <-c.Stop().Done() }()
 		log.Info("Schedule on: build, then send", slog.String("spec", cfg.Schedule), slog.String("timezone", cfg.Timezone),
-			slog.Time("next", schedule.Next(now)))
+			slog.Time("next", schedule.Next(time.Now().In(cfg.location))))
+	}
+	ready := func(ctx context.Context) error {
+		if !started.Load() {
+			return errStarting
+		}
+		return a.store.Ping(ctx)
 	}
 
 	srv := &http.Server{
-		Handler: web.New(web.Deps{Site: site, Subscriptions: a.subs, Pages: a.pages, Ready: a.store.Ping, Logger: log,
+		Handler: web.New(web.Deps{Site: site, Subscriptions: a.subs, Pages: a.pages, Ready: ready, Logger: log,
 			Metrics: a.metrics,
 			Admin: &web.EditionAdmin{
 				Build: func(ctx context.Context, day string) (publish.Result, error) {
@@ -144,6 +162,9 @@ func (c cronLogger) Info(msg string, kv ...any) { c.l.Debug("cron: "+msg, kv...)
 func (c cronLogger) Error(err error, msg string, kv ...any) {
 	c.l.Error("cron: "+msg, append(kv, slog.Any("error", err))...)
 }
+
+// errStarting: serve's start-up work (catch-up, first edition) is not done.
+var errStarting = errors.New("starting: building the first edition")
 
 // previousRun is the last time schedule fired before now (zero if none in
 // the last two days).
