@@ -20,21 +20,21 @@ import (
 
 // app gathers the parts every command shares.
 type app struct {
-	cfg    *config
-	logger *slog.Logger
-	redis  *redisConn
-	store  *store.Store
-	pages  *templates.Set
-	pub    *publish.Publisher
-	mail   *mailer.Mailer
-	subs   *subscription.Service
-	// Sending editions.
+	cfg          *config
+	logger       *slog.Logger
+	redis        *redisConn
+	store        *store.Store
+	pages        *templates.Set
+	pub          *publish.Publisher
+	mail         *mailer.Mailer
+	subs         *subscription.Service
+	composer     *mailer.Composer
+	opener       mailer.Opener
+	messageIDKey []byte // the secret that signs links also keys Message-IDs
+	// Sending editions: set by openSending.
 	digestOf func(digest.Edition) (*mailer.Digest, error)
-	engine   *mailer.Engine
 	sender   *publish.Sender
 	metrics  *metrics
-	// warnMail logs the mail settings a sender of bulk mail will regret.
-	warnMail func()
 }
 
 // newApp validates cfg and wires the parts. Close releases them.
@@ -60,12 +60,6 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 	composer, err := mailer.NewComposer(cfg.From, time.Now)
 	if err != nil {
 		return nil, usageErrorf("--from: %v", err)
-	}
-	// The edition mail's templates (and overrides) and DKIM key: a mistake
-	// stops every command at start, with the file and line.
-	editionMails, digestCfg, err := cfg.Mail.load(cfg, composer)
-	if err != nil {
-		return nil, err
 	}
 	var transport interface {
 		mailer.Transport
@@ -94,7 +88,7 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 	st := store.New(conn.rdb, store.Options{Prefix: cfg.RedisPrefix, KeepEditions: cfg.KeepEditions, Logger: logger})
 	m := newMetrics(st)
 	a := &app{cfg: cfg, logger: logger, redis: conn, store: st, pages: pages, metrics: m,
-		mail: mailer.New(composer, transport, logger)}
+		mail: mailer.New(composer, transport, logger), composer: composer, opener: transport}
 	a.pub = publish.New(st, pages, publish.Config{
 		Title:    cfg.Title,
 		BaseURL:  cfg.baseURL,
@@ -115,7 +109,7 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 		}
 		secrets = []string{kept}
 	}
-	digestCfg.MessageIDKey = []byte(secrets[0])
+	a.messageIDKey = []byte(secrets[0])
 	signer, err := subscription.NewSigner(secrets)
 	if err != nil {
 		a.Close()
@@ -127,16 +121,34 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 			return mails.Confirmation(templates.ConfirmationData(m))
 		},
 	}, time.Now, logger)
-	a.digestOf = func(e digest.Edition) (*mailer.Digest, error) {
-		return mailer.NewDigest(composer, editionMails, e, digestCfg)
-	}
-	a.engine = mailer.NewEngine(st, st, a.subs, transport, a.digestOf, mailer.EngineOptions{
-		Connections: cfg.SMTPConnections, Rate: cfg.SendRate, RetryFor: cfg.RetryFor, Lease: cfg.SendLease,
-		Owner: senderName(), Logger: logger, Observer: m,
-	})
-	a.sender = publish.NewSender(a.engine, st, st, time.Now, logger)
-	a.warnMail = func() { cfg.Mail.warn(logger, composer, digestCfg) }
 	return a, nil
+}
+
+// openSending wires what mails editions — the edition mail's templates
+// (with their overrides) and DKIM key, the delivery engine, the sender —
+// for the commands that do (serve, send, preview): a mistake in them stops
+// the command at start, with the file and line. Other commands neither
+// load nor check them.
+func (a *app) openSending() error {
+	cfg := a.cfg
+	if err := cfg.validateSending(); err != nil {
+		return err
+	}
+	editionMails, digestCfg, err := cfg.Mail.load(cfg, a.composer)
+	if err != nil {
+		return err
+	}
+	digestCfg.MessageIDKey = a.messageIDKey
+	a.digestOf = func(e digest.Edition) (*mailer.Digest, error) {
+		return mailer.NewDigest(a.composer, editionMails, e, digestCfg)
+	}
+	engine := mailer.NewEngine(a.store, a.store, a.subs, a.opener, a.digestOf, mailer.EngineOptions{
+		Connections: cfg.SMTPConnections, Rate: cfg.SendRate, RetryFor: cfg.RetryFor, Lease: cfg.SendLease,
+		Owner: senderName(), Logger: a.logger, Observer: a.metrics,
+	})
+	a.sender = publish.NewSender(engine, a.store, a.store, time.Now, a.logger)
+	cfg.Mail.warn(a.logger, a.composer, digestCfg)
+	return nil
 }
 
 // senderName names this process in send-job leases: host, pid and a

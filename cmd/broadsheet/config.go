@@ -169,6 +169,11 @@ func (c *config) siteFlags(f *envFlags) {
 func (c *config) mailFlags(f *envFlags) {
 	f.string(&c.From, "from", "Daily Brief <news@localhost.localdomain>", "sender of every mail, e.g. \"Daily Brief <news@example.com>\"")
 	f.string(&c.ConsentText, "consent-version", "1", "version of the consent text the subscribe form shows, recorded with each subscription")
+}
+
+// sendFlags registers what the commands that mail editions need (serve,
+// send, preview).
+func (c *config) sendFlags(f *envFlags) {
 	c.Mail.flags(f)
 	f.int(&c.SMTPConnections, "smtp-connections", 10, "SMTP connections sending an edition at once")
 	f.float(&c.SendRate, "send-rate", 0, "messages per second at most, over all connections (0: no limit)")
@@ -252,6 +257,17 @@ func (c *config) validate() error {
 			return usageErrorf("--source-retries must not be negative")
 		}
 	}
+	if c.KeepEditions < 1 {
+		return usageErrorf("--keep-editions must be at least 1")
+	}
+	if strings.ContainsAny(c.Title, "\r\n") {
+		return usageErrorf("--title must be one line")
+	}
+	return nil
+}
+
+// validateSending checks the settings of sendFlags.
+func (c *config) validateSending() error {
 	if c.SMTPConnections < 1 || c.SMTPConnections > 1000 {
 		return usageErrorf("--smtp-connections must be from 1 to 1000")
 	}
@@ -260,12 +276,6 @@ func (c *config) validate() error {
 	}
 	if c.SendLease < time.Second || c.SendLease > 25*time.Second {
 		return usageErrorf("--send-lease must be from 1s to 25s (a job left by a crash is taken over within the lease plus 5s)")
-	}
-	if c.KeepEditions < 1 {
-		return usageErrorf("--keep-editions must be at least 1")
-	}
-	if strings.ContainsAny(c.Title, "\r\n") {
-		return usageErrorf("--title must be one line")
 	}
 	return nil
 }

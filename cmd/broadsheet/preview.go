@@ -17,8 +17,8 @@ import (
 // are signed as real ones are but change nothing when followed.
 const previewSubscriberID = 1 << 62
 
-// mailSettings are the settings of the edition mail. They live here while
-// preview is their only user; serve and send take the same flags.
+// mailSettings are the settings of the edition mail (sendFlags registers
+// them for serve, send and preview).
 type mailSettings struct {
 	PostalAddress      string
 	TemplatesDir       string
@@ -49,9 +49,6 @@ func (s *mailSettings) load(cfg *config, composer *mailer.Composer) (*templates.
 	dc := mailer.DigestConfig{
 		Site:               templates.MailSite{Title: cfg.Title, Base: cfg.baseURL, PostalAddress: s.PostalAddress},
 		UnsubscribeMailbox: s.UnsubscribeMailbox,
-	}
-	if len(cfg.Secrets) > 0 {
-		dc.MessageIDKey = []byte(cfg.Secrets[0])
 	}
 	switch {
 	case s.DKIMKeyFile == "" && (s.DKIMSelector != "" || s.DKIMDomain != ""):
@@ -93,6 +90,7 @@ func runPreview(ctx context.Context, args []string, sys stdio) error {
 	cfg.storeFlags(f)
 	cfg.siteFlags(f)
 	cfg.mailFlags(f)
+	cfg.sendFlags(f)
 	edition := f.fs.String("edition", "", "the edition's day, YYYY-MM-DD (default: the latest edition)")
 	format := f.fs.String("format", "html", "what to print: html (the HTML part), text (the text part) or eml (the whole message, as sent)")
 	to := f.fs.String("to", "", "preview the mail of this subscriber (default: a sample subscriber, reader@example.com)")
@@ -155,7 +153,10 @@ func openEdition(ctx context.Context, cfg *config, sys stdio, id string) (*app, 
 	if err != nil {
 		return nil, digest.Edition{}, err
 	}
-	a.warnMail()
+	if err := a.openSending(); err != nil {
+		a.Close()
+		return nil, digest.Edition{}, err
+	}
 	e, err := editionOrLatest(ctx, a, id)
 	if err != nil {
 		a.Close()

@@ -19,6 +19,7 @@ func runSend(ctx context.Context, args []string, sys stdio) error {
 	cfg.storeFlags(f)
 	cfg.siteFlags(f)
 	cfg.mailFlags(f)
+	cfg.sendFlags(f)
 	edition := f.fs.String("edition", "", "the edition's day, YYYY-MM-DD (default: the latest edition)")
 	dryRun := f.fs.Bool("dry-run", false, "say what would be sent, send nothing")
 	testTo := f.fs.String("test-to", "", "send the edition to this address only, outside the delivery ledger")

@@ -33,6 +33,7 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	cfg.storeFlags(f)
 	cfg.siteFlags(f)
 	cfg.mailFlags(f)
+	cfg.sendFlags(f)
 	f.int(&cfg.SubscribeRate, "subscribe-rate", 20, "subscribe requests one IP may make a minute")
 	f.bool(&cfg.TrustProxy, "trust-proxy", false, "take the client IP from X-Forwarded-For (only behind a proxy that sets it)")
 	f.string(&cfg.Schedule, "schedule", "0 6 * * *", `cron spec (in --timezone) for building today's edition and sending it; "off" leaves it to an external cron running "broadsheet build" and "broadsheet send"`)
@@ -59,6 +60,9 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 		return err
 	}
 	defer a.Close()
+	if err := a.openSending(); err != nil {
+		return err
+	}
 	log := a.logger
 	site := publish.NewSite(a.pub, log)
 	src := a.source(sys)
@@ -82,7 +86,6 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	var started atomic.Bool
 	var daily *publish.Daily
 	if schedule != nil {
-		a.warnMail()
 		daily = publish.NewDaily(a.pub, a.sender, a.store, src, cfg.CatchUp, log)
 	}
 	wg.Go(func() {
