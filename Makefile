@@ -1,7 +1,7 @@
 # broadsheet — the two commands: `make run` and `make test`.
 GO ?= go
 
-.PHONY: run test bench fuzz vet
+.PHONY: run test bench fuzz
 run:
 	$(GO) run ./cmd/broadsheet serve
 

@@ -13,16 +13,27 @@ import (
 	"syscall"
 	_ "time/tzdata" // time zones work on machines without a zoneinfo database
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/broadsheet-news/broadsheet/digest"
 	"github.com/broadsheet-news/broadsheet/store"
 )
 
 func main() {
+	// go-redis logs every failed dial to stderr on its own; broadsheet
+	// reports the failure itself, in one line.
+	redis.SetLogger(quietRedis{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], stdio{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr})
 	stop()
 	os.Exit(report(err, os.Stderr))
 }
+
+// quietRedis silences go-redis's own log (its package-level logger is the
+// only way to).
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
 
 // stdio is the process's environment, passed in so tests can run the CLI
 // in-process.
@@ -43,8 +54,9 @@ Usage:
   broadsheet subscribers add|remove|list|count|import|export
                                         manage subscribers
 
-Run "broadsheet COMMAND --help" for a command's flags. Every flag can also be
-set with a BROADSHEET_* environment variable; a flag wins over its variable.
+Run "broadsheet COMMAND --help" for a command's flags. Settings can also be
+set with BROADSHEET_* environment variables (each flag's help names its
+own); a flag wins over its variable.
 `
 
 // run runs the command line args and returns what went wrong, if anything.
