@@ -1,6 +1,6 @@
-// Package store keeps broadsheet's state in Redis: editions (and, later,
-// subscribers, delivery ledgers and send jobs). Every key is listed in
-// README.md beside this file.
+// Package store keeps broadsheet's state in Redis: editions, subscribers,
+// delivery ledgers, send jobs, the subscription outbox and the locks and
+// keys around them. Every key is listed in README.md beside this file.
 package store
 
 import (
