@@ -294,6 +294,12 @@ func (en *Engine) keepLease(ctx context.Context, id string, epoch int64, stop co
 	}
 }
 
+// SampleSubscriberID is the id a test send or a preview is addressed to.
+// No subscriber has it (ids count up from 1), yet it is the largest id a
+// token may carry, so its links are signed and verified as real ones are
+// and change nothing when followed.
+const SampleSubscriberID = 1 << 62
+
 // SendTest sends e to each address of to, outside any job and ledger, as
 // a subscriber with that address (and no real links) would get it.
 func (en *Engine) SendTest(ctx context.Context, e digest.Edition, to []string) (int, error) {
@@ -307,10 +313,8 @@ func (en *Engine) SendTest(ctx context.Context, e digest.Edition, to []string) (
 	}
 	defer conn.Close()
 	for i, addr := range to {
-		// A test recipient has no subscriber record: its id is one no
-		// subscriber has, so its links change nothing.
-		r := Recipient{ID: 1<<62 + int64(i), Email: addr, Format: digest.FormatHTML,
-			UnsubscribeURL: en.links.UnsubscribeURL(1<<62 + int64(i)), PreferencesURL: en.links.PreferencesURL(1<<62 + int64(i))}
+		r := Recipient{ID: SampleSubscriberID, Email: addr, Format: digest.FormatHTML,
+			UnsubscribeURL: en.links.UnsubscribeURL(SampleSubscriberID), PreferencesURL: en.links.PreferencesURL(SampleSubscriberID)}
 		msg, err := d.Message(r)
 		if err != nil {
 			return i, err

@@ -12,11 +12,6 @@ import (
 	"github.com/broadsheet-news/broadsheet/templates"
 )
 
-// previewSubscriberID is the id of the sample subscriber a preview is
-// addressed to. No subscriber has it (ids count up from 1), so its links
-// are signed as real ones are but change nothing when followed.
-const previewSubscriberID = 1 << 62
-
 // mailSettings are the settings of the edition mail (sendFlags registers
 // them for serve, send and preview).
 type mailSettings struct {
@@ -108,7 +103,7 @@ func runPreview(ctx context.Context, args []string, sys stdio) error {
 		return err
 	}
 	defer a.Close()
-	sub := digest.Subscriber{ID: previewSubscriberID, Email: "reader@example.com", Name: "Sample Reader", Format: digest.FormatHTML}
+	sub := digest.Subscriber{ID: mailer.SampleSubscriberID, Email: "reader@example.com", Name: "Sample Reader", Format: digest.FormatHTML}
 	if *to != "" {
 		email, err := digest.NormalizeEmail(*to)
 		if err != nil {

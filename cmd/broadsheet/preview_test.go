@@ -22,6 +22,7 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 
 	"github.com/broadsheet-news/broadsheet/internal/redistest"
+	"github.com/broadsheet-news/broadsheet/mailer"
 	"github.com/broadsheet-news/broadsheet/subscription"
 )
 
@@ -117,7 +118,7 @@ func TestPreviewFormats(t *testing.T) {
 		t.Errorf("unsubscribe link %q is not absolute", m[1])
 	}
 	signer, _ := subscription.NewSigner([]string{testSecret})
-	if id, _, err := signer.Verify(subscription.PurposeUnsubscribe, m[2]); err != nil || id != previewSubscriberID {
+	if id, _, err := signer.Verify(subscription.PurposeUnsubscribe, m[2]); err != nil || id != mailer.SampleSubscriberID {
 		t.Errorf("the unsubscribe token does not verify: id %d, %v", id, err)
 	}
 }

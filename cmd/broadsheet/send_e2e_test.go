@@ -3,9 +3,13 @@ package main
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/broadsheet-news/broadsheet/mailer"
+	"github.com/broadsheet-news/broadsheet/subscription"
 )
 
 type jobView struct {
@@ -84,6 +88,21 @@ func TestSendThroughTheAPI(t *testing.T) {
 	}
 	if mail.Received("editor@example.com") != 1 {
 		t.Errorf("the test address got %d messages", mail.Received("editor@example.com"))
+	}
+	// Every test address's links are signed as a real one's are, for the
+	// sample subscriber id no subscriber has.
+	if code := s.admin(t, "POST", "/api/editions/2026-11-20/test", "application/json", strings.NewReader(`{"to":["a@example.com","b@example.com"]}`), &sent); code != 200 {
+		t.Errorf("test send to two: %d %v", code, sent)
+	}
+	msgs := mail.Messages()
+	for _, m := range msgs[len(msgs)-2:] {
+		link := regexp.MustCompile(`/unsubscribe/([A-Za-z0-9_-]+)>`).FindSubmatch(m.Data)
+		if link == nil {
+			t.Fatalf("no unsubscribe link in the test send to %v", m.To)
+		}
+		if id, _, err := s.signer.Verify(subscription.PurposeUnsubscribe, string(link[1])); err != nil || id != mailer.SampleSubscriberID {
+			t.Errorf("test send to %v: unsubscribe token id %d, %v", m.To, id, err)
+		}
 	}
 	if code := s.admin(t, "GET", "/api/editions/2026-01-01/send", "", nil, &apiErr); code != 404 {
 		t.Errorf("status of a job that does not exist: %d", code)
