@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/broadsheet-news/broadsheet/internal/redistest"
 )
 
 // cli runs the command line in-process with env as its only environment.
@@ -179,6 +181,12 @@ func TestEnvironmentSetsFlagsAndFlagsWin(t *testing.T) {
 	c := cli{env: map[string]string{"BROADSHEET_TIMEZONE": "Nowhere/Land", "BROADSHEET_DATA_DIR": t.TempDir()}}
 	if code := c.run(context.Background(), "build"); code != 2 || !strings.Contains(c.stderr.String(), `"Nowhere/Land"`) {
 		t.Errorf("BROADSHEET_TIMEZONE was not used: exit %d, %s", code, c.stderr.String())
+	}
+	// The flag wins over the variable: the same build with --timezone
+	// runs (on the embedded sample front page).
+	c.env["BROADSHEET_REDIS_URL"] = "redis://" + redistest.Start(t)
+	if code := c.run(context.Background(), "build", "--timezone", "UTC"); code != 0 {
+		t.Errorf("--timezone UTC did not win over BROADSHEET_TIMEZONE: exit %d, %s", code, c.stderr.String())
 	}
 	c.env["BROADSHEET_KEEP_EDITIONS"] = "many"
 	if code := c.run(context.Background(), "build", "--timezone", "UTC"); code != 2 || !strings.Contains(c.stderr.String(), "not a whole number") {
