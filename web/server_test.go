@@ -157,6 +157,19 @@ func TestHeadHasNoBody(t *testing.T) {
 		if resp.StatusCode != 200 || body != "" {
 			t.Errorf("HEAD %s: %d with %d bytes", path, resp.StatusCode, len(body))
 		}
+		// net/http drops a HEAD body on the wire whatever the handler
+		// does, so ask the handler itself, and compare with GET's headers.
+		head, get := httptest.NewRecorder(), httptest.NewRecorder()
+		ts.Config.Handler.ServeHTTP(head, httptest.NewRequest("HEAD", path, nil))
+		ts.Config.Handler.ServeHTTP(get, httptest.NewRequest("GET", path, nil))
+		if head.Body.Len() != 0 {
+			t.Errorf("HEAD %s: the handler wrote %d body bytes", path, head.Body.Len())
+		}
+		for _, h := range []string{"Content-Type", "ETag", "Last-Modified"} {
+			if head.Header().Get(h) != get.Header().Get(h) {
+				t.Errorf("HEAD %s: %s %q, GET has %q", path, h, head.Header().Get(h), get.Header().Get(h))
+			}
+		}
 	}
 }
 
