@@ -81,8 +81,10 @@ func (s *Signer) Verify(purpose Purpose, token string) (int64, time.Time, error)
 	if len(token) > 64 {
 		return 0, time.Time{}, ErrInvalidToken
 	}
+	// Only the spelling Sign writes: the decoder would also take line
+	// breaks and stray trailing bits.
 	raw, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(raw) < 2+2+macSize {
+	if err != nil || len(raw) < 2+2+macSize || base64.RawURLEncoding.EncodeToString(raw) != token {
 		return 0, time.Time{}, ErrInvalidToken
 	}
 	payload, sig := raw[:len(raw)-macSize], raw[len(raw)-macSize:]
