@@ -293,7 +293,9 @@ func TestEngineSurvivesARedisRestart(t *testing.T) {
 		for len(b.smtp.Messages()) < 150 {
 			time.Sleep(time.Millisecond)
 		}
-		srv.Restart(200 * time.Millisecond)
+		if err := srv.Restart(200 * time.Millisecond); err != nil {
+			t.Error(err)
+		}
 		restarted <- len(b.smtp.Messages())
 	}()
 	var job digest.SendJob

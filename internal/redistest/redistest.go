@@ -49,38 +49,7 @@ func Client(tb testing.TB) (redis.UniversalClient, string) {
 // its address; it is stopped when the test ends.
 func Start(tb testing.TB) string {
 	tb.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("redistest: CI is set but redis-server is not installed and %s is unset", EnvURL)
-		}
-		tb.Skipf("redistest: skipped: redis-server is not installed (apt-get install redis-server) and %s is unset", EnvURL)
-	}
-	port := freePort(tb)
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", tb.TempDir(), "--loglevel", "warning")
-	var out bytes.Buffer // shown only if the server does not come up
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("redistest: start redis-server: %v", err)
-	}
-	tb.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return addr
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("redistest: redis-server did not listen on %s: %v\n%s", addr, err, out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return launch(tb, "--appendonly", "no").Addr
 }
 
 func freePort(tb testing.TB) int {
@@ -93,50 +62,60 @@ func freePort(tb testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// Server is a redis-server this test started, with an append-only file, so
-// it can be restarted and keep its data.
+// Server is a redis-server this test started.
 type Server struct {
 	Addr string
-	tb   testing.TB
 	args []string
 	cmd  *exec.Cmd
 }
 
 // StartPersistent starts a redis-server that writes every change to its
-// append-only file (appendfsync always), stopped when the test ends.
+// append-only file (appendfsync always), so Restart keeps its data; it is
+// stopped when the test ends.
 func StartPersistent(tb testing.TB) *Server {
+	tb.Helper()
+	return launch(tb, "--appendonly", "yes", "--appendfsync", "always")
+}
+
+// launch starts redis-server from PATH on a free port with extra
+// arguments, or skips the test (fails it under CI) when none is installed.
+func launch(tb testing.TB, extra ...string) *Server {
 	tb.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv("CI") != "" {
-			tb.Fatalf("redistest: CI is set but redis-server is not installed")
+			tb.Fatalf("redistest: CI is set but redis-server is not installed and %s is unset", EnvURL)
 		}
-		tb.Skip("redistest: skipped: redis-server is not installed")
+		tb.Skipf("redistest: skipped: redis-server is not installed (apt-get install redis-server) and %s is unset", EnvURL)
 	}
-	port := freePort(tb)
-	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), tb: tb,
-		args: []string{bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
-			"--appendonly", "yes", "--appendfsync", "always", "--dir", tb.TempDir(), "--loglevel", "warning"}}
-	s.start()
+	port := strconv.Itoa(freePort(tb))
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", port),
+		args: append([]string{bin, "--port", port, "--bind", "127.0.0.1", "--save", "",
+			"--dir", tb.TempDir(), "--loglevel", "warning"}, extra...)}
+	if err := s.start(); err != nil {
+		tb.Fatal(err)
+	}
 	tb.Cleanup(s.stop)
 	return s
 }
 
-func (s *Server) start() {
-	s.tb.Helper()
+func (s *Server) start() error {
 	s.cmd = exec.Command(s.args[0], s.args[1:]...)
+	var out bytes.Buffer // shown only if the server does not come up
+	s.cmd.Stdout, s.cmd.Stderr = &out, &out
 	if err := s.cmd.Start(); err != nil {
-		s.tb.Fatalf("redistest: start redis-server: %v", err)
+		s.cmd = nil
+		return fmt.Errorf("redistest: start redis-server: %w", err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", s.Addr, 100*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			s.tb.Fatalf("redistest: redis-server did not listen on %s: %v", s.Addr, err)
+			return fmt.Errorf("redistest: redis-server did not listen on %s: %v\n%s", s.Addr, err, out.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -152,10 +131,10 @@ func (s *Server) stop() {
 }
 
 // Restart stops the server (it writes its data on the way out), waits
-// down, then starts it again on the same address and data.
-func (s *Server) Restart(down time.Duration) {
-	s.tb.Helper()
+// down, then starts it again on the same address and data. It may be
+// called from any goroutine.
+func (s *Server) Restart(down time.Duration) error {
 	s.stop()
 	time.Sleep(down)
-	s.start()
+	return s.start()
 }
