@@ -28,9 +28,9 @@ var dkimHeaders = []string{
 }
 
 // DKIM signs messages for a domain (RFC 6376) with an RSA or Ed25519 key.
-// Headers are canonicalised "simple" (signed exactly as written, which
-// also sidesteps go-mail's folding of a long h= tag under "relaxed"), the
-// body "relaxed". It is safe for concurrent use.
+// Headers and body are canonicalised "simple": signed exactly as written,
+// which also sidesteps go-mail's folding of a long h= tag under "relaxed".
+// It is safe for concurrent use.
 type DKIM struct {
 	opts dkim.SignOptions
 }
