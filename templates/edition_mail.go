@@ -343,6 +343,8 @@ func oneLine(s string) string {
 	}), " ")
 }
 
+// longDay formats an edition ID as "Friday, 27 November 2026" (an ID that
+// is not a day is returned as it is).
 func longDay(id string) string {
 	t, err := digest.ParseDay(id)
 	if err != nil {

@@ -136,12 +136,6 @@ func (s *Set) EditionHTML(e digest.Edition) (string, error) {
 
 var funcs = template.FuncMap{
 	// longDay formats an edition ID as "Friday, 27 November 2026".
-	"longDay": func(id string) string {
-		t, err := digest.ParseDay(id)
-		if err != nil {
-			return id
-		}
-		return t.Format("Monday, 2 January 2006")
-	},
+	"longDay": longDay,
 	"isoTime": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 }
