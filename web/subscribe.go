@@ -62,16 +62,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 	}
 	ip := clientIP(r, s.cfg.TrustProxy)
-	if ok, wait := s.subscribeLimit.allow(ip, s.now()); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
-		msg := "too many subscription requests from your address; try again in a minute"
-		if asJSON {
-			writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": msg})
-			return
-		}
-		data := s.page()
-		data.Message = msg
-		s.render(w, r, http.StatusTooManyRequests, templates.ErrorPage, data)
+	if s.overLimit(w, r, ip, asJSON, "too many subscription requests from your address; try again in a minute") {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
@@ -168,12 +159,27 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, templates.ConfirmPage, data)
 }
 
+// overLimit counts a request against client ip's subscription budget and,
+// when the budget is spent, answers 429 with Retry-After and msg (as JSON
+// or as the error page) and reports true.
+func (s *Server) overLimit(w http.ResponseWriter, r *http.Request, ip string, asJSON bool, msg string) bool {
+	ok, wait := s.subscribeLimit.allow(ip, s.now())
+	if ok {
+		return false
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
+	if asJSON {
+		writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": msg})
+		return true
+	}
+	data := s.page()
+	data.Message = msg
+	s.render(w, r, http.StatusTooManyRequests, templates.ErrorPage, data)
+	return true
+}
+
 func (s *Server) resendConfirmation(w http.ResponseWriter, r *http.Request) {
-	if ok, wait := s.subscribeLimit.allow(clientIP(r, s.cfg.TrustProxy), s.now()); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
-		data := s.page()
-		data.Message = "too many requests from your address; try again in a minute"
-		s.render(w, r, http.StatusTooManyRequests, templates.ErrorPage, data)
+	if s.overLimit(w, r, clientIP(r, s.cfg.TrustProxy), false, "too many requests from your address; try again in a minute") {
 		return
 	}
 	token := r.PathValue("token")
