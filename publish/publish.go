@@ -159,6 +159,17 @@ func (s *Snapshot) LatestEdition() *digest.Edition {
 	return &s.Latest[0]
 }
 
+// Held returns edition id when it is among the snapshot's newest, which
+// spares a read of the store.
+func (s *Snapshot) Held(id string) (digest.Edition, bool) {
+	for _, e := range s.Latest {
+		if e.ID == id {
+			return e, true
+		}
+	}
+	return digest.Edition{}, false
+}
+
 // Snapshot loads the newest editions and renders the feeds.
 func (p *Publisher) Snapshot(ctx context.Context) (*Snapshot, error) {
 	latest, err := p.store.LatestEditions(ctx, feeds.MaxItems)

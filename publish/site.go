@@ -45,10 +45,8 @@ func (s *Site) Refresh(ctx context.Context) error {
 // Edition returns edition id from the snapshot when it is there, otherwise
 // from the store.
 func (s *Site) Edition(ctx context.Context, id string) (digest.Edition, error) {
-	for _, e := range s.Current().Latest {
-		if e.ID == id {
-			return e, nil
-		}
+	if e, ok := s.Current().Held(id); ok {
+		return e, nil
 	}
 	return s.pub.Edition(ctx, id)
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/broadsheet-news/broadsheet/digest"
+	"github.com/broadsheet-news/broadsheet/feeds"
 	"github.com/broadsheet-news/broadsheet/publish"
 	"github.com/broadsheet-news/broadsheet/templates"
 )
@@ -17,7 +18,7 @@ import (
 func rootLinks() templates.Links {
 	return templates.Links{
 		Home: "index.html", Archive: "archive.html",
-		RSS: "feed.rss", Atom: "feed.atom", JSON: "feed.json",
+		RSS: feeds.RSSFile, Atom: feeds.AtomFile, JSON: feeds.JSONFile,
 		EditionPrefix: "editions/", EditionSuffix: ".html",
 	}
 }
@@ -25,7 +26,7 @@ func rootLinks() templates.Links {
 func editionLinks() templates.Links {
 	return templates.Links{
 		Home: "../index.html", Archive: "../archive.html",
-		RSS: "../feed.rss", Atom: "../feed.atom", JSON: "../feed.json",
+		RSS: "../" + feeds.RSSFile, Atom: "../" + feeds.AtomFile, JSON: "../" + feeds.JSONFile,
 		EditionSuffix: ".html",
 	}
 }
@@ -69,9 +70,12 @@ func Export(ctx context.Context, dir string, pages *templates.Set, title string,
 		}
 	}
 	for _, s := range snap.Archive {
-		e, err := editionFrom(ctx, snap, editions, s.ID)
-		if err != nil {
-			return err
+		e, ok := snap.Held(s.ID)
+		if !ok {
+			var err error
+			if e, err = editions.Edition(ctx, s.ID); err != nil {
+				return err
+			}
 		}
 		data := page(editionLinks())
 		data.Edition = &e
@@ -80,15 +84,6 @@ func Export(ctx context.Context, dir string, pages *templates.Set, title string,
 		}
 	}
 	return nil
-}
-
-func editionFrom(ctx context.Context, snap *publish.Snapshot, editions EditionReader, id string) (digest.Edition, error) {
-	for _, e := range snap.Latest {
-		if e.ID == id {
-			return e, nil
-		}
-	}
-	return editions.Edition(ctx, id)
 }
 
 func exportPage(path string, pages *templates.Set, name string, data templates.Page) error {
