@@ -87,12 +87,12 @@ func (s *Server) startSend(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, digest.ErrNotFound)
 		return
 	}
+	resend, _ := strconv.ParseBool(r.URL.Query().Get("resend_failed"))
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
 		if len(key) > 200 {
 			s.apiError(w, r, &subscription.FieldError{Field: "Idempotency-Key", Message: "is longer than 200 characters"})
 			return
 		}
-		resend, _ := strconv.ParseBool(r.URL.Query().Get("resend_failed"))
 		request := id + "?resend_failed=" + strconv.FormatBool(resend)
 		first, fresh, err := s.admin.RememberKey(r.Context(), "send:"+key, request)
 		if err != nil {
@@ -114,7 +114,6 @@ func (s *Server) startSend(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	resend, _ := strconv.ParseBool(r.URL.Query().Get("resend_failed"))
 	job, _, err := s.admin.Sender.Start(r.Context(), id, resend)
 	if err != nil {
 		s.apiError(w, r, err)
