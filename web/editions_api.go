@@ -87,7 +87,15 @@ func (s *Server) startSend(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, digest.ErrNotFound)
 		return
 	}
-	resend, _ := strconv.ParseBool(r.URL.Query().Get("resend_failed"))
+	resend := false
+	if v := r.URL.Query().Get("resend_failed"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			s.apiError(w, r, &subscription.FieldError{Field: "resend_failed", Message: "must be true or false"})
+			return
+		}
+		resend = b
+	}
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
 		if len(key) > 200 {
 			s.apiError(w, r, &subscription.FieldError{Field: "Idempotency-Key", Message: "is longer than 200 characters"})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -103,6 +104,9 @@ func TestSendThroughTheAPI(t *testing.T) {
 		if id, _, err := s.signer.Verify(subscription.PurposeUnsubscribe, string(link[1])); err != nil || id != mailer.SampleSubscriberID {
 			t.Errorf("test send to %v: unsubscribe token id %d, %v", m.To, id, err)
 		}
+	}
+	if code := s.admin(t, "POST", "/api/editions/2026-11-20/send?resend_failed=maybe", "", nil, &apiErr); code != 400 || !strings.Contains(fmt.Sprint(apiErr), "resend_failed") {
+		t.Errorf("resend_failed=maybe: %d %v", code, apiErr)
 	}
 	if code := s.admin(t, "GET", "/api/editions/2026-01-01/send", "", nil, &apiErr); code != 404 {
 		t.Errorf("status of a job that does not exist: %d", code)
