@@ -77,8 +77,9 @@ for n in $N; do
   [[ -n $gnu_time ]] && rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f MiB", $2 / 1024 }' "$tmp/time-$n.txt")
 
   # 4. did it do the work?
-  total=$("$bs" subscribers count --data-dir "$data" --log-level warn | awk '$1 == "total" { print $2 }')
-  active=$("$bs" subscribers count --data-dir "$data" --log-level warn | awk '$1 == "active" { print $2 }')
+  counts=$("$bs" subscribers count --data-dir "$data" --log-level warn)
+  total=$(awk '$1 == "total" { print $2 }' <<<"$counts")
+  active=$(awk '$1 == "active" { print $2 }' <<<"$counts")
   mails=$(find "$data/outbox/new" -type f 2>/dev/null | wc -l)
   keys=$(redis-cli -s "$data/redis.sock" dbsize | tr -d '\r')
   problems=''

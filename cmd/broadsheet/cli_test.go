@@ -162,12 +162,12 @@ func TestBadInputExitsTwo(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	for _, cmd := range []string{"serve", "build", "parse"} {
+	for _, cmd := range []string{"serve", "build", "parse", "subscribers", "send", "preview"} {
 		var c cli
 		if code := c.run(context.Background(), cmd, "--help"); code != 0 {
 			t.Errorf("%s --help: exit %d", cmd, code)
 		}
-		if !strings.Contains(c.stdout.String(), "Usage: broadsheet "+cmd) {
+		if out := c.stdout.String(); !strings.HasPrefix(out, "Usage:") || !strings.Contains(out, "broadsheet "+cmd+" ") {
 			t.Errorf("%s --help printed %q", cmd, c.stdout.String())
 		}
 	}

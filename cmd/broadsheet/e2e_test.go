@@ -254,7 +254,7 @@ func TestBuildThenServe(t *testing.T) {
 		t.Errorf("static edition page: links or content wrong")
 	}
 
-	// /healthz and /readyz.
+	// /healthz (readyz is checked where serve starts and in the Redis tests).
 	if resp, _ := get(t, srv.url+"healthz"); resp.StatusCode != 200 {
 		t.Errorf("healthz: %d", resp.StatusCode)
 	}
