@@ -84,9 +84,6 @@ func validateHeaderName(name string) error {
 	if name == "" {
 		return invalid("a header has an empty name")
 	}
-	if hasLineBreak(name) {
-		return invalid("header name %q contains a line break", name)
-	}
 	for i := 0; i < len(name); i++ {
 		if c := name[i]; c < 33 || c > 126 || c == ':' {
 			return invalid("header name %q has a character a header name cannot have", name)

@@ -92,7 +92,6 @@ func (c *smtpConn) Send(ctx context.Context, from, to string, msg []byte) error 
 		return c.fail(ctx, "DATA", fmt.Sprintf("SMTP server %s refused DATA for %s", addr, to), err)
 	}
 	if _, err := w.Write(msg); err != nil {
-		c.broken = true
 		return c.fail(ctx, "DATA", fmt.Sprintf("sending the message for %s to SMTP server %s failed", to, addr), err)
 	}
 	if err := w.Close(); err != nil {
@@ -149,11 +148,9 @@ func (c *smtpConn) sendPipelined(ctx context.Context, from, to string, msg []byt
 	// goes byte by byte, which cost more CPU than everything else here.
 	c.wbuf = appendDotStuffed(c.wbuf[:0], msg)
 	if _, err := text.W.Write(c.wbuf); err != nil {
-		c.broken = true
 		return c.fail(ctx, "DATA", fmt.Sprintf("sending the message for %s to SMTP server %s failed", to, addr), err)
 	}
 	if err := text.W.Flush(); err != nil {
-		c.broken = true
 		return c.fail(ctx, "DATA", fmt.Sprintf("sending the message for %s to SMTP server %s failed", to, addr), err)
 	}
 	if _, _, err := text.ReadResponse(250); err != nil {
