@@ -243,9 +243,7 @@ func TestEngineResumesAnotherSendersJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() {
-		for len(b.smtp.Messages()) < 100 {
-			time.Sleep(time.Millisecond)
-		}
+		b.smtp.Reached(100, time.Minute)
 		cancel()
 	}()
 	job, err := first.Run(ctx, b.edition)
@@ -290,9 +288,7 @@ func TestEngineSurvivesARedisRestart(t *testing.T) {
 	}
 	restarted := make(chan int, 1)
 	go func() {
-		for len(b.smtp.Messages()) < 150 {
-			time.Sleep(time.Millisecond)
-		}
+		b.smtp.Reached(150, time.Minute)
 		if err := srv.Restart(200 * time.Millisecond); err != nil {
 			t.Error(err)
 		}
@@ -364,9 +360,7 @@ func TestEnginePauseStopsARunningSend(t *testing.T) {
 	}
 	var atPause int
 	go func() {
-		for len(b.smtp.Messages()) < 100 {
-			time.Sleep(time.Millisecond)
-		}
+		b.smtp.Reached(100, time.Minute)
 		atPause = len(b.smtp.Messages())
 		b.store.SetSendState(ctx, b.edition.ID, digest.SendPaused, "paused by a test", time.Now(), digest.SendRunning)
 	}()
@@ -402,9 +396,7 @@ func TestEngineCancelThenResend(t *testing.T) {
 		defer close(done)
 		first.Run(ctx, b.edition)
 	}()
-	for len(b.smtp.Messages()) < 150 {
-		time.Sleep(time.Millisecond)
-	}
+	b.smtp.WaitFor(t, 150, time.Minute)
 	b.store.SetSendState(ctx, b.edition.ID, digest.SendCancelled, "test", time.Now(), digest.SendRunning)
 	if _, err := first.StartJob(ctx, b.edition, true); err != nil { // reopen at once
 		t.Fatal(err)

@@ -37,13 +37,9 @@ func TestSendSurvivesKill9(t *testing.T) {
 	if err := child.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for len(mail.Messages()) < 300 {
-		if time.Now().After(deadline) {
-			child.Process.Kill()
-			t.Fatalf("the sender sent %d messages in 20s", len(mail.Messages()))
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !mail.Reached(300, 20*time.Second) {
+		child.Process.Kill()
+		t.Fatalf("the sender sent %d messages in 20s", len(mail.Messages()))
 	}
 	if err := child.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -59,7 +55,7 @@ func TestSendSurvivesKill9(t *testing.T) {
 	// ends.
 	s := startStackWith(t, mail, env)
 	var job jobView
-	deadline = time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for job.State != "done" {
 		if time.Now().After(deadline) {
 			t.Fatalf("the job was not finished 30s after the restart: %+v", job)

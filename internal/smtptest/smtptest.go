@@ -111,15 +111,31 @@ func (s *Server) Messages() []Message {
 // after timeout.
 func (s *Server) WaitFor(tb testing.TB, n int, timeout time.Duration) []Message {
 	tb.Helper()
+	if !s.Reached(n, timeout) {
+		tb.Fatalf("smtptest: %d message(s) arrived within %v, want %d", len(s.Messages()), timeout, n)
+	}
+	return s.Messages()
+}
+
+// Reached waits until at least n messages have arrived and reports
+// whether they did within timeout. Unlike WaitFor it may be called from
+// any goroutine, several at once.
+func (s *Server) Reached(n int, timeout time.Duration) bool {
 	deadline := time.After(timeout)
+	tick := time.NewTicker(5 * time.Millisecond) // another waiter may take the wake-up
+	defer tick.Stop()
 	for {
-		if msgs := s.Messages(); len(msgs) >= n {
-			return msgs
+		s.mu.Lock()
+		got := len(s.messages)
+		s.mu.Unlock()
+		if got >= n {
+			return true
 		}
 		select {
 		case <-s.arrived:
+		case <-tick.C:
 		case <-deadline:
-			tb.Fatalf("smtptest: %d message(s) arrived within %v, want %d", len(s.Messages()), timeout, n)
+			return false
 		}
 	}
 }
