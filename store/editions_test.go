@@ -259,4 +259,11 @@ func TestSaveRefusesADayOutsideTheWindow(t *testing.T) {
 	if _, _, err := s.SaveEdition(ctx, edition(t, "2026-11-28", "new"), now.Add(10*time.Second)); err != nil {
 		t.Errorf("a newer day: %v", err)
 	}
+	archive, _ = s.Archive(ctx)
+	if len(archive) != 2 || archive[0].ID != "2026-11-28" || archive[1].ID != "2026-11-27" {
+		t.Errorf("after a newer day, the archive is %+v, want 2026-11-28 and 2026-11-27", archive)
+	}
+	if _, err := s.Edition(ctx, "2026-11-26"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the oldest edition was not pushed out: %v", err)
+	}
 }
