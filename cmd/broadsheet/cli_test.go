@@ -141,6 +141,8 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"bad schedule", []string{"serve", "--schedule", "every day"}, "not a cron spec"},
 		{"TZ in schedule", []string{"serve", "--schedule", "CRON_TZ=Nowhere 0 6 * * *"}, "--timezone"},
 		{"bad build source", []string{"build", "--source", latin1, "--data-dir", dir}, "not UTF-8"},
+		{"negative catch-up", []string{"serve", "--catch-up", "-1s"}, "--catch-up must not be negative"},
+		{"no subscribe rate", []string{"serve", "--subscribe-rate", "0"}, "--subscribe-rate must be at least 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -188,6 +190,17 @@ func TestEnvironmentSetsFlagsAndFlagsWin(t *testing.T) {
 	if code := c.run(context.Background(), "build", "--timezone", "UTC"); code != 0 {
 		t.Errorf("--timezone UTC did not win over BROADSHEET_TIMEZONE: exit %d, %s", code, c.stderr.String())
 	}
+	// A variable is read by the command line's own parser: a bad one is
+	// named, and a value the flag takes (0s) the variable takes too.
+	c.env["BROADSHEET_CATCH_UP"] = "soon"
+	if code := c.run(context.Background(), "serve"); code != 2 || !strings.Contains(c.stderr.String(), `$BROADSHEET_CATCH_UP="soon" is not a duration`) {
+		t.Errorf("bad BROADSHEET_CATCH_UP: exit %d, %s", code, c.stderr.String())
+	}
+	c.env["BROADSHEET_CATCH_UP"] = "0s" // taken: the next complaint is the schedule's
+	if code := c.run(context.Background(), "serve", "--schedule", "every day"); code != 2 || !strings.Contains(c.stderr.String(), "not a cron spec") {
+		t.Errorf("BROADSHEET_CATCH_UP=0s: exit %d, %s", code, c.stderr.String())
+	}
+	delete(c.env, "BROADSHEET_CATCH_UP")
 	c.env["BROADSHEET_KEEP_EDITIONS"] = "many"
 	if code := c.run(context.Background(), "build", "--timezone", "UTC"); code != 2 || !strings.Contains(c.stderr.String(), "not a whole number") {
 		t.Errorf("bad BROADSHEET_KEEP_EDITIONS: exit %d, %s", code, c.stderr.String())

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -78,63 +77,40 @@ func newFlags(cmd, synopsis string, getenv func(string) string) *envFlags {
 }
 
 func (f *envFlags) string(p *string, name, def, help string) {
-	env := envName(name)
-	if v := f.getenv(env); v != "" {
-		def = v
-	}
-	f.fs.StringVar(p, name, def, help+" ($"+env+")")
+	f.fs.StringVar(p, name, def, help+" ($"+envName(name)+")")
+	f.fromEnv(name, "a string")
 }
 
 func (f *envFlags) int(p *int, name string, def int, help string) {
-	env := envName(name)
-	if v := f.getenv(env); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			f.errs = append(f.errs, fmt.Sprintf("$%s=%q is not a whole number", env, v))
-		} else {
-			def = n
-		}
-	}
-	f.fs.IntVar(p, name, def, help+" ($"+env+")")
+	f.fs.IntVar(p, name, def, help+" ($"+envName(name)+")")
+	f.fromEnv(name, "a whole number")
 }
 
 func (f *envFlags) bool(p *bool, name string, def bool, help string) {
-	env := envName(name)
-	if v := f.getenv(env); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			f.errs = append(f.errs, fmt.Sprintf("$%s=%q is not true or false", env, v))
-		} else {
-			def = b
-		}
-	}
-	f.fs.BoolVar(p, name, def, help+" ($"+env+")")
+	f.fs.BoolVar(p, name, def, help+" ($"+envName(name)+")")
+	f.fromEnv(name, "true or false")
 }
 
 func (f *envFlags) float(p *float64, name string, def float64, help string) {
-	env := envName(name)
-	if v := f.getenv(env); v != "" {
-		n, err := strconv.ParseFloat(v, 64)
-		if err != nil || n < 0 {
-			f.errs = append(f.errs, fmt.Sprintf("$%s=%q is not a number ≥ 0", env, v))
-		} else {
-			def = n
-		}
-	}
-	f.fs.Float64Var(p, name, def, help+" ($"+env+")")
+	f.fs.Float64Var(p, name, def, help+" ($"+envName(name)+")")
+	f.fromEnv(name, "a number")
 }
 
 func (f *envFlags) duration(p *time.Duration, name string, def time.Duration, help string) {
+	f.fs.DurationVar(p, name, def, help+" ($"+envName(name)+")")
+	f.fromEnv(name, "a duration like 6h or 90m")
+}
+
+// fromEnv sets flag name from its BROADSHEET_* variable, when set, with the
+// parser the command line uses (so a flag given later wins, and both are
+// checked alike after parsing); kind names what the value must be.
+func (f *envFlags) fromEnv(name, kind string) {
 	env := envName(name)
 	if v := f.getenv(env); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			f.errs = append(f.errs, fmt.Sprintf("$%s=%q is not a duration like 6h or 90m", env, v))
-		} else {
-			def = d
+		if err := f.fs.Set(name, v); err != nil {
+			f.errs = append(f.errs, fmt.Sprintf("$%s=%q is not %s", env, v, kind))
 		}
 	}
-	f.fs.DurationVar(p, name, def, help+" ($"+env+")")
 }
 
 func envName(flagName string) string {

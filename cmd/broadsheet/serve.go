@@ -44,6 +44,12 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	if f.fs.NArg() > 0 {
 		return usageErrorf("serve: unexpected argument %q", f.fs.Arg(0))
 	}
+	if cfg.SubscribeRate < 1 {
+		return usageErrorf("--subscribe-rate must be at least 1")
+	}
+	if cfg.CatchUp < 0 {
+		return usageErrorf("--catch-up must not be negative (0 builds a missed run without sending it)")
+	}
 	schedule, err := parseSchedule(cfg.Schedule)
 	if err != nil {
 		return err
