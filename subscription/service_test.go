@@ -60,6 +60,17 @@ func (f *fixture) withSender(t *testing.T, sender subscription.Sender) *subscrip
 	}, func() time.Time { return f.now }, slog.New(slog.DiscardHandler))
 }
 
+// withSMTP returns a service that mails through the real SMTP server mail.
+func (f *fixture) withSMTP(t *testing.T, mail *smtptest.Server) *subscription.Service {
+	t.Helper()
+	smtp, err := mailer.NewSMTP(mail.URL(), mailer.SMTPOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	composer, _ := mailer.NewComposer("Test <news@example.com>", func() time.Time { return f.now })
+	return f.withSender(t, mailer.New(composer, smtp, slog.New(slog.DiscardHandler)))
+}
+
 func (f *fixture) mails(t *testing.T) []string {
 	t.Helper()
 	if _, err := f.svc.DeliverQueued(context.Background()); err != nil {
@@ -219,12 +230,7 @@ func TestConfirmationSurvivesAMailOutage(t *testing.T) {
 	ctx := context.Background()
 	mail := smtptest.Start(t)
 	f := newFixture(t)
-	smtp, err := mailer.NewSMTP(mail.URL(), mailer.SMTPOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	composer, _ := mailer.NewComposer("Test <news@example.com>", func() time.Time { return f.now })
-	f.svc = f.withSender(t, mailer.New(composer, smtp, slog.New(slog.DiscardHandler)))
+	f.svc = f.withSMTP(t, mail)
 
 	mail.RefuseRecipients(func(to string) error {
 		if strings.HasPrefix(to, "gone@") {
@@ -263,12 +269,7 @@ func TestConfirmationPolicyBlockIsNoBounce(t *testing.T) {
 	ctx := context.Background()
 	mail := smtptest.Start(t)
 	f := newFixture(t)
-	smtp, err := mailer.NewSMTP(mail.URL(), mailer.SMTPOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	composer, _ := mailer.NewComposer("Test <news@example.com>", func() time.Time { return f.now })
-	f.svc = f.withSender(t, mailer.New(composer, smtp, slog.New(slog.DiscardHandler)))
+	f.svc = f.withSMTP(t, mail)
 	mail.RefuseRecipients(func(string) error {
 		return &gosmtp.SMTPError{Code: 554, EnhancedCode: gosmtp.EnhancedCode{5, 7, 1}, Message: "relaying denied"}
 	})
