@@ -26,6 +26,10 @@ const EnvURL = "BROADSHEET_TEST_REDIS_URL"
 // skipped, unless CI is set: then it fails, because CI must run these tests.
 func Client(tb testing.TB) (redis.UniversalClient, string) {
 	tb.Helper()
+	prefix := fmt.Sprintf("test:%s:%d:", strings.ReplaceAll(tb.Name(), "/", "."), time.Now().UnixNano())
+	if rdb, ok := modeClient(tb); ok {
+		return rdb, prefix
+	}
 	url := os.Getenv(EnvURL)
 	if url == "" {
 		url = "redis://" + Start(tb)
@@ -41,7 +45,6 @@ func Client(tb testing.TB) (redis.UniversalClient, string) {
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		tb.Fatalf("redistest: Redis at %s does not answer: %v", url, err)
 	}
-	prefix := fmt.Sprintf("test:%s:%d:", strings.ReplaceAll(tb.Name(), "/", "."), time.Now().UnixNano())
 	return rdb, prefix
 }
 
