@@ -31,15 +31,21 @@ type Options struct {
 	// KeepEditions bounds the editions kept; storing one more deletes the
 	// oldest. Zero means DefaultKeepEditions.
 	KeepEditions int
+	// WaitReplicas is how many replicas must acknowledge a write of the
+	// delivery ledger or of a subscriber before it counts (WAIT), so that
+	// a failover loses none; 0 waits for none (a lone server). See
+	// DetectReplicas.
+	WaitReplicas int
 	Logger       *slog.Logger
 }
 
 // Store is broadsheet's Redis store. It is safe for concurrent use.
 type Store struct {
-	rdb    redis.UniversalClient
-	keys   keys
-	keep   int
-	logger *slog.Logger
+	rdb          redis.UniversalClient
+	keys         keys
+	keep         int
+	waitReplicas int
+	logger       *slog.Logger
 }
 
 // New returns a Store on rdb.
@@ -53,7 +59,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Store{rdb: rdb, keys: keys{prefix: opts.Prefix}, keep: opts.KeepEditions, logger: opts.Logger}
+	return &Store{rdb: rdb, keys: keys{prefix: opts.Prefix}, keep: opts.KeepEditions, waitReplicas: opts.WaitReplicas, logger: opts.Logger}
 }
 
 // Ping checks that Redis answers.

@@ -91,3 +91,9 @@ func usedMemory(tb testing.TB, rdb *redis.Client) int64 {
 	tb.Fatal("no used_memory in INFO memory")
 	return 0
 }
+
+func nodeClient(tb testing.TB, addr string) *redis.Client {
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	tb.Cleanup(func() { rdb.Close() })
+	return rdb
+}

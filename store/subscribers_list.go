@@ -26,19 +26,16 @@ func (s *Store) Subscribers(ctx context.Context, status digest.SubscriberStatus,
 	if cursor < 1 {
 		cursor = 1
 	}
-	maxID, err := s.rdb.Get(ctx, s.keys.subscriberNextID()).Int64()
-	if errors.Is(err, redis.Nil) {
-		return nil, 0, nil
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: list subscribers: %w", err)
+	maxID, err := s.maxID(ctx)
+	if err != nil || maxID == 0 {
+		return nil, 0, err
 	}
 	out := make([]digest.Subscriber, 0, min(limit, subscribersPerBucket))
 	for bucket := cursor / subscribersPerBucket; bucket <= maxID/subscribersPerBucket; bucket += bucketsPerRound {
 		pipe := s.rdb.Pipeline()
 		cmds := make([]*redis.MapStringStringCmd, 0, bucketsPerRound)
 		for b := bucket; b < bucket+bucketsPerRound && b <= maxID/subscribersPerBucket; b++ {
-			cmds = append(cmds, pipe.HGetAll(ctx, s.keys.subscriberRecordPrefix()+strconv.FormatInt(b, 10)))
+			cmds = append(cmds, pipe.HGetAll(ctx, s.keys.recordBucket(b)))
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return nil, 0, fmt.Errorf("store: list subscribers: %w", err)
@@ -80,41 +77,139 @@ func decodeBucket(fields map[string]string, status digest.SubscriberStatus, from
 	return page, nil
 }
 
-// ImportSubscribers adds subs in one pipelined round trip (callers batch
-// them, ~1000 at a time) and says what happened to each.
+// SubscriberRange returns the subscribers with from ≤ id < to of status
+// (any when ""), in id order, reading only the buckets of that range.
+func (s *Store) SubscriberRange(ctx context.Context, status digest.SubscriberStatus, from, to int64) ([]digest.Subscriber, error) {
+	if from < 1 {
+		from = 1
+	}
+	var out []digest.Subscriber
+	pipe := s.rdb.Pipeline()
+	var cmds []*redis.MapStringStringCmd
+	for b := from / subscribersPerBucket; b <= (to-1)/subscribersPerBucket; b++ {
+		cmds = append(cmds, pipe.HGetAll(ctx, s.keys.recordBucket(b)))
+	}
+	if len(cmds) == 0 {
+		return nil, nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("store: list subscribers: %w", err)
+	}
+	for _, cmd := range cmds {
+		page, err := decodeBucket(cmd.Val(), status, from)
+		if err != nil {
+			return nil, err
+		}
+		for _, sub := range page {
+			if sub.ID < to {
+				out = append(out, sub)
+			}
+		}
+	}
+	return out, nil
+}
+
+// ImportSubscribers adds subs in a few pipelined round trips (callers
+// batch them, ~1000 at a time) and says what happened to each: which
+// addresses are known or suppressed; ids for the others; their index
+// entries; their records. Imports do not wait for replicas: an import
+// cut short by a failover is run again, and adds only what is missing.
 func (s *Store) ImportSubscribers(ctx context.Context, subs []digest.Subscriber) ([]digest.AddOutcome, error) {
 	if len(subs) == 0 {
 		return nil, nil
 	}
-	// Load the script once, so the pipeline can use EVALSHA throughout.
-	if err := addSubscriber.Load(ctx, s.rdb).Err(); err != nil {
-		return nil, fmt.Errorf("store: import: %w", err)
-	}
+	out := make([]digest.AddOutcome, len(subs))
 	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.Cmd, len(subs))
+	known := make([]*redis.SliceCmd, len(subs))
 	for i, sub := range subs {
-		keys, args := s.addArgs(sub, false)
-		cmds[i] = addSubscriber.EvalSha(ctx, pipe, keys, args...)
+		known[i] = pipe.HMGet(ctx, s.keys.emailIndex(sub.Email), sub.Email, suppressionField(sub.Email))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("store: import: %w", err)
 	}
-	out := make([]digest.AddOutcome, len(subs))
-	for i, cmd := range cmds {
-		res, err := cmd.Int64Slice()
-		if err != nil {
-			return nil, fmt.Errorf("store: import %s: %w", subs[i].Email, err)
-		}
-		switch res[0] {
-		case 1:
-			out[i] = digest.Added
-		case 0:
-			out[i] = digest.AlreadyKnown
-		default:
+	var fresh []int // subs to add
+	existing := map[int]int64{}
+	for i, k := range known {
+		v := k.Val()
+		switch {
+		case v[0] != nil:
+			id, _ := strconv.ParseInt(v[0].(string), 10, 64)
+			existing[i] = id
+		case v[1] != nil:
 			out[i] = digest.Suppressed
+		default:
+			fresh = append(fresh, i)
 		}
 	}
+	var last int64
+	if len(fresh) > 0 {
+		var err error
+		if last, err = s.rdb.IncrBy(ctx, s.keys.subscriberNextID(), int64(len(fresh))).Result(); err != nil {
+			return nil, fmt.Errorf("store: import: %w", err)
+		}
+	}
+	if err := s.loadScripts(ctx, claimEmail, createRecord, recordAgent); err != nil {
+		return nil, fmt.Errorf("store: import: %w", err)
+	}
+	pipe = s.rdb.Pipeline()
+	claims := make(map[int]*redis.Cmd, len(fresh))
+	for j, i := range fresh {
+		id := last - int64(len(fresh)) + 1 + int64(j)
+		subs[i].ID = id
+		claims[i] = claimEmail.EvalSha(ctx, pipe, []string{s.keys.emailIndex(subs[i].Email)}, s.claimArgs(subs[i], id, false)...)
+	}
+	present := make(map[int]*redis.BoolCmd, len(existing))
+	for i, id := range existing {
+		present[i] = pipe.HExists(ctx, s.keys.subscriberRecords(id), strconv.FormatInt(id, 10))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("store: import: %w", err)
+	}
+	pipe = s.rdb.Pipeline()
+	write := func(i int, id int64) {
+		sub := subs[i]
+		sub.ID = id
+		createRecord.EvalSha(ctx, pipe, s.recordKeys(id), s.recordArgs(sub)...)
+		if sub.Consent.UserAgent != "" {
+			recordAgent.EvalSha(ctx, pipe, []string{s.keys.subscriberAgents()}, agentID(sub.Consent.UserAgent), sub.Consent.UserAgent, maxAgents)
+		}
+		out[i] = digest.Added
+	}
+	for i, c := range claims {
+		res, err := c.Int64Slice()
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("store: import %s: %w", subs[i].Email, err)
+		case res[0] == -1:
+			out[i] = digest.Suppressed
+		case res[0] == 1:
+			write(i, res[1])
+		default:
+			out[i] = digest.AlreadyKnown // the same address twice in the batch, or added meanwhile
+		}
+	}
+	for i, p := range present {
+		if p.Val() {
+			out[i] = digest.AlreadyKnown
+		} else {
+			write(i, existing[i]) // an index entry left without its record
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("store: import: %w", err)
+	}
 	return out, nil
+}
+
+// loadScripts loads scripts (on every master of a cluster), so that a
+// pipeline can use EVALSHA throughout.
+func (s *Store) loadScripts(ctx context.Context, scripts ...*redis.Script) error {
+	for _, sc := range scripts {
+		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // FillConsent reads the consent records of subs in one round trip.
