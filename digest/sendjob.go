@@ -38,16 +38,30 @@ type SendJob struct {
 	Total                 int64
 	Sent, Failed, Bounced int64
 	Retrying              int64 // waiting for another try
-	Cursor                int64 // subscribers with a smaller id are all handled
 	Created, Started      time.Time
 	Updated, Finished     time.Time
 	RetryUntil            time.Time // temporary failures are tried again until then
-	Owner                 string    // the sender holding the lease
-	LeaseUntil            time.Time
+	// The audience is cut into chunks of ChunkSize subscriber ids (1 …
+	// MaxID) that any sender claims with a lease, sends and marks done.
+	MaxID, ChunkSize     int64
+	Chunks, ChunksDone   int64
+	// CatchUp is how many active subscribers not yet in the ledger the
+	// last send of the job once done took in (those who joined since).
+	CatchUp int64
 	// Epoch grows with every admin change (pause, cancel, resume,
 	// resend): a run started at an older epoch stops.
 	Epoch int64
 }
+
+// ChunkIDs returns the subscriber ids chunk c covers: from ≤ id < to.
+func (j SendJob) ChunkIDs(c int64) (from, to int64) {
+	from = c*j.ChunkSize + 1
+	return from, min(from+j.ChunkSize, j.MaxID+1)
+}
+
+// ErrNoAudience says there is no active subscriber to send an edition
+// to: no send job is made.
+var ErrNoAudience = errors.New("there is no active subscriber to send to")
 
 // Remaining is how many subscribers are still to be handled.
 func (j SendJob) Remaining() int64 {

@@ -2,6 +2,7 @@ package mailer
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,30 +14,63 @@ import (
 	"github.com/broadsheet-news/broadsheet/digest"
 )
 
-// Ledger keeps send jobs: state, counters, cursor, and which subscribers
-// got the edition. store.Store meets it.
-type Ledger interface {
-	CreateSendJob(ctx context.Context, edition string, total int64, retryFor time.Duration, now time.Time) (digest.SendJob, bool, error)
+// SendJobs keeps send jobs: state, counters, epochs. store.Store meets it.
+type SendJobs interface {
+	CreateSendJob(ctx context.Context, edition string, total, maxID, chunkSize int64, retryFor time.Duration, now time.Time) (digest.SendJob, bool, error)
 	SendJob(ctx context.Context, edition string) (digest.SendJob, error)
 	SetSendState(ctx context.Context, edition string, state digest.SendState, reason string, now time.Time, from ...digest.SendState) (bool, error)
-	AcquireSendLease(ctx context.Context, edition, owner string, epoch int64, now time.Time, ttl time.Duration) (int64, bool, error)
-	ReleaseSendLease(ctx context.Context, edition, owner string) error
+	JoinSendJob(ctx context.Context, edition string, now time.Time) (int64, bool, error)
+	FinishSendJob(ctx context.Context, edition string, epoch int64, now time.Time) (bool, error)
+	ResendFailed(ctx context.Context, edition string, retryFor time.Duration, now time.Time) error
+	CatchUpSendJob(ctx context.Context, edition string, maxID, joined int64, retryFor time.Duration, now time.Time) error
+}
+
+// Chunks hands out a job's chunks of subscriber ids to the senders, each
+// under a lease. store.Store meets it.
+type Chunks interface {
+	ClaimChunk(ctx context.Context, edition, holder string, epoch int64, now time.Time, lease time.Duration) (int64, bool, time.Time, error)
+	RenewChunk(ctx context.Context, edition, holder string, chunk int64, now time.Time, lease time.Duration) (bool, error)
+	CompleteChunk(ctx context.Context, edition, holder string, epoch, chunk int64, now time.Time) error
+	ReleaseChunk(ctx context.Context, edition, holder string, chunk int64) error
+}
+
+// Deliveries is the ledger proper: who got the edition, who will not.
+// store.Store meets it.
+type Deliveries interface {
 	Handled(ctx context.Context, edition string, from, to int64) (delivered, failed func(int64) bool, err error)
 	RecordSend(ctx context.Context, edition string, id int64, outcome string, now time.Time) error
+}
+
+// Retries queues temporary failures for another try, which any sender
+// claims under a lease. store.Store meets it.
+type Retries interface {
 	ScheduleRetry(ctx context.Context, edition string, id int64, now time.Time, base, maxWait time.Duration) (int, error)
-	DueRetries(ctx context.Context, edition string, now time.Time, limit int) ([]int64, time.Time, error)
-	GiveUpRetries(ctx context.Context, edition string, now time.Time) (int, error)
-	SaveSendCursor(ctx context.Context, edition, owner string, epoch, cursor int64) error
+	ClaimRetries(ctx context.Context, edition string, now time.Time, lease time.Duration, limit int) ([]int64, time.Time, error)
 	FirstFailures(ctx context.Context, edition string, ids []int64) ([]time.Time, error)
-	ResendFailed(ctx context.Context, edition string, retryFor time.Duration, now time.Time) error
+}
+
+// Ledger is everything a send keeps in Redis. store.Store meets it.
+type Ledger interface {
+	SendJobs
+	Chunks
+	Deliveries
+	Retries
 }
 
 // Recipients is the audience. store.Store meets it.
 type Recipients interface {
-	Subscribers(ctx context.Context, status digest.SubscriberStatus, cursor int64, limit int) ([]digest.Subscriber, int64, error)
+	SubscriberRange(ctx context.Context, status digest.SubscriberStatus, from, to int64) ([]digest.Subscriber, error)
 	Subscriber(ctx context.Context, id int64) (digest.Subscriber, error)
 	Bounce(ctx context.Context, id int64, at time.Time) (bool, error)
 	CountSubscribers(ctx context.Context) (map[digest.SubscriberStatus]int64, error)
+	MaxSubscriberID(ctx context.Context) (int64, error)
+}
+
+// Pacer holds every sender sharing a send to one rate. store.Store meets
+// it (a GCRA in Redis), so --send-rate holds whatever the number of
+// instances.
+type Pacer interface {
+	PaceSend(ctx context.Context, rate float64, burst int) error
 }
 
 // Links signs a subscriber's unsubscribe and preferences links.
@@ -57,21 +91,27 @@ type SendObserver interface {
 type EngineOptions struct {
 	// Connections is how many SMTP connections send at once (default 10).
 	Connections int
-	// Rate bounds messages per second over all connections (0: no bound).
+	// Rate bounds messages per second over all connections (0: no bound)
+	// — of every instance when Pacer is set.
 	Rate float64
+	// Pacer, when set, paces Rate in Redis, over every instance; without
+	// one the bound is this process's.
+	Pacer Pacer
 	// RetryFor is how long temporary failures are retried (default 6h);
 	// the first retry comes after RetryBase (default 2s), each next one
 	// after twice as long, at most RetryMax (default 1m).
 	RetryFor, RetryBase, RetryMax time.Duration
-	// Lease is how long a sender's hold on a job lasts unless renewed
-	// (default 15s): a crashed sender's job is free again after it.
+	// Lease is how long a sender's hold on a chunk (or a retry) lasts
+	// unless renewed (default 15s): a crashed sender's chunk is taken
+	// over after it.
 	Lease time.Duration
 	// MaxConsecutiveFailures pauses the job when that many messages in a
 	// row failed (default 200).
 	MaxConsecutiveFailures int
-	// Batch is how many subscribers are read at once (default 1000).
+	// Batch is how many subscriber ids a chunk of a new job covers
+	// (default 1000): the unit senders claim, and after which retries go.
 	Batch int
-	// Owner names this sender in the lease (host and process).
+	// Owner names this sender in its leases (host and process).
 	Owner string
 	// Observer, when set, hears of every message's outcome (metrics).
 	Observer SendObserver
@@ -137,9 +177,13 @@ func NewEngine(ledger Ledger, recipients Recipients, links Links, opener Opener,
 // ErrEmptyEdition is digest's: an edition without headlines is never sent.
 var ErrEmptyEdition = digest.ErrEmptyEdition
 
-// StartJob creates the send job of e (or, with resendFailed, reopens a
-// finished one for the subscribers who did not get it) and returns it. A
-// job that exists is returned as it is.
+// StartJob creates the send job of e and returns it; with no active
+// subscriber it makes none and returns ErrNoAudience. A job that exists
+// is returned as it is, except a finished one: with resendFailed it is
+// reopened for the subscribers who did not get it; a done one without
+// is reopened for the active subscribers not in its ledger — those who
+// joined since — and SendJob.CatchUp says how many (0: none, nothing to
+// do). The ledger keeps anyone who got the edition from getting it twice.
 func (en *Engine) StartJob(ctx context.Context, e digest.Edition, resendFailed bool) (digest.SendJob, error) {
 	if len(e.Page.Headlines) == 0 {
 		return digest.SendJob{}, ErrEmptyEdition
@@ -152,7 +196,14 @@ func (en *Engine) StartJob(ctx context.Context, e digest.Edition, resendFailed b
 		if err != nil {
 			return digest.SendJob{}, fmt.Errorf("mailer: start send: %w", err)
 		}
-		job, _, err = en.ledger.CreateSendJob(ctx, e.ID, counts[digest.Active], en.opts.RetryFor, now)
+		if counts[digest.Active] == 0 {
+			return digest.SendJob{Edition: e.ID}, ErrNoAudience
+		}
+		maxID, err := en.recipients.MaxSubscriberID(ctx)
+		if err != nil {
+			return digest.SendJob{}, fmt.Errorf("mailer: start send: %w", err)
+		}
+		job, _, err = en.ledger.CreateSendJob(ctx, e.ID, counts[digest.Active], maxID, int64(en.opts.Batch), en.opts.RetryFor, now)
 		return job, err
 	case err != nil:
 		return digest.SendJob{}, fmt.Errorf("mailer: start send: %w", err)
@@ -161,8 +212,51 @@ func (en *Engine) StartJob(ctx context.Context, e digest.Edition, resendFailed b
 			return digest.SendJob{}, err
 		}
 		return en.ledger.SendJob(ctx, e.ID)
+	case job.State == digest.SendDone:
+		return en.catchUp(ctx, job)
 	}
 	return job, nil
+}
+
+// ErrNoAudience is digest's: no active subscriber, no send job.
+var ErrNoAudience = digest.ErrNoAudience
+
+// catchUp reopens a done job for the active subscribers missing from its
+// ledger (joined since), when there are any; CatchUp says how many.
+func (en *Engine) catchUp(ctx context.Context, job digest.SendJob) (digest.SendJob, error) {
+	maxID, err := en.recipients.MaxSubscriberID(ctx)
+	if err != nil {
+		return digest.SendJob{}, fmt.Errorf("mailer: catch-up send: %w", err)
+	}
+	size := max(job.ChunkSize, 1)
+	var joined int64
+	for from := int64(1); from <= maxID; from += size {
+		to := min(from+size, maxID+1)
+		subs, err := en.recipients.SubscriberRange(ctx, digest.Active, from, to)
+		if err != nil {
+			return digest.SendJob{}, fmt.Errorf("mailer: catch-up send: %w", err)
+		}
+		if len(subs) == 0 {
+			continue
+		}
+		delivered, failed, err := en.ledger.Handled(ctx, job.Edition, from, to)
+		if err != nil {
+			return digest.SendJob{}, err
+		}
+		for _, sub := range subs {
+			if !delivered(sub.ID) && !failed(sub.ID) {
+				joined++
+			}
+		}
+	}
+	if joined == 0 {
+		job.CatchUp = 0
+		return job, nil
+	}
+	if err := en.ledger.CatchUpSendJob(ctx, job.Edition, maxID, joined, en.opts.RetryFor, en.opts.Now()); err != nil {
+		return digest.SendJob{}, err
+	}
+	return en.ledger.SendJob(ctx, job.Edition)
 }
 
 // Stop reasons: why a run ended early.
@@ -175,22 +269,20 @@ type pauseError struct{ reason string }
 
 func (e *pauseError) Error() string { return e.reason }
 
-// Run sends the job of e until it is done, paused or cancelled, another
-// sender holds it, or ctx ends (then its lease is released for another
-// sender or the next start to take over). It returns the job as it stands.
+// Run takes part in the job of e — every instance running it shares its
+// chunks — until the job is done (by whichever sender finishes last),
+// paused or cancelled, or ctx ends (then the chunk it holds is released
+// for another sender). It returns the job as it stands.
 func (en *Engine) Run(ctx context.Context, e digest.Edition) (digest.SendJob, error) {
 	id := e.ID
 	log := en.opts.Logger.With(slog.String("edition", id))
-	epoch, held, err := en.ledger.AcquireSendLease(ctx, id, en.opts.Owner, -1, en.opts.Now(), en.opts.Lease)
+	epoch, joined, err := en.ledger.JoinSendJob(ctx, id, en.opts.Now())
 	if err != nil {
 		return digest.SendJob{}, err
 	}
-	if !held {
+	if !joined {
 		return en.ledger.SendJob(ctx, id)
 	}
-	defer func() {
-		_ = en.ledger.ReleaseSendLease(context.WithoutCancel(ctx), id, en.opts.Owner)
-	}()
 	d, err := en.digestOf(e)
 	if err != nil {
 		// Not something another try fixes: pause, saying why.
@@ -201,12 +293,14 @@ func (en *Engine) Run(ctx context.Context, e digest.Edition) (digest.SendJob, er
 
 	runCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	var wg sync.WaitGroup
-	wg.Go(func() { en.keepLease(runCtx, id, epoch, stop) })
-	r := &run{en: en, d: d, edition: id, epoch: epoch, log: log, stop: stop, tasks: make(chan task)}
-	if en.opts.Rate > 0 {
+	r := &run{en: en, d: d, edition: id, epoch: epoch, holder: en.opts.Owner + "/" + rand.Text()[:8],
+		log: log, stop: stop, tasks: make(chan task)}
+	r.chunk.Store(-1)
+	if en.opts.Rate > 0 && en.opts.Pacer == nil {
 		r.limiter = rate.NewLimiter(rate.Limit(en.opts.Rate), max(1, int(en.opts.Rate/10)))
 	}
+	var wg sync.WaitGroup
+	wg.Go(func() { r.watch(runCtx) })
 	for range en.opts.Connections {
 		wg.Go(func() { r.worker(runCtx) })
 	}
@@ -226,23 +320,15 @@ func (en *Engine) Run(ctx context.Context, e digest.Edition) (digest.SendJob, er
 		_, _ = en.ledger.SetSendState(bg, id, digest.SendPaused, pe.reason, now, digest.SendRunning, digest.SendQueued)
 		feedErr = nil
 	case errors.Is(feedErr, errLeaseLost):
-		log.Info("Send stopped here: the job was paused, cancelled or taken over")
+		log.Info("Send stopped here: the job was paused, cancelled or changed, or a chunk was taken over")
 		feedErr = nil
-	case feedErr == nil && ctx.Err() == nil:
-		moved, err := en.ledger.SetSendState(bg, id, digest.SendDone, "", now, digest.SendRunning)
-		if err != nil {
-			return digest.SendJob{}, err
-		}
-		if moved {
-			log.Info("Send done")
-		} else {
-			log.Info("Send stopped here: the job was changed meanwhile")
-		}
+	case feedErr == nil:
+		log.Info("Send done", slog.Int64("sent_here", r.sent.Load()))
 	case errors.Is(feedErr, context.Canceled) || ctx.Err() != nil:
-		log.Info("Send interrupted; the next start (or another instance) goes on")
+		log.Info("Send interrupted; other instances (or the next start) go on")
 		feedErr = nil
 	default:
-		log.Error("Send stopped; another sender or the next start will go on", slog.Any("error", feedErr))
+		log.Error("Send stopped; other instances or the next start will go on", slog.Any("error", feedErr))
 	}
 	job, err := en.ledger.SendJob(bg, id)
 	if err != nil {
@@ -251,13 +337,14 @@ func (en *Engine) Run(ctx context.Context, e digest.Edition) (digest.SendJob, er
 	return job, feedErr
 }
 
-// keepLease renews the lease every third of its length, and looks at the
-// job four times a second: when the lease cannot be renewed, or an admin
-// paused, cancelled or reopened the job (a new epoch), the run stops —
-// within a quarter of a second, not at the next renewal.
-func (en *Engine) keepLease(ctx context.Context, id string, epoch int64, stop context.CancelCauseFunc) {
-	watch := time.NewTicker(250 * time.Millisecond)
-	defer watch.Stop()
+// watch renews the lease on the chunk the run holds every third of its
+// length, and looks at the job four times a second: when the lease
+// cannot be renewed, or an admin paused, cancelled or reopened the job
+// (a new epoch), the run stops — within a quarter of a second.
+func (r *run) watch(ctx context.Context) {
+	en := r.en
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
 	renewEvery := en.opts.Lease / 3
 	lastRenew := time.Now()
 	failures := 0
@@ -265,34 +352,41 @@ func (en *Engine) keepLease(ctx context.Context, id string, epoch int64, stop co
 		select {
 		case <-ctx.Done():
 			return
-		case <-watch.C:
+		case <-tick.C:
 		}
-		if time.Since(lastRenew) >= renewEvery {
-			_, held, err := en.ledger.AcquireSendLease(ctx, id, en.opts.Owner, epoch, en.opts.Now(), en.opts.Lease)
+		if c := r.chunk.Load(); c >= 0 && time.Since(lastRenew) >= renewEvery {
+			held, err := en.ledger.RenewChunk(ctx, r.edition, r.holder, c, en.opts.Now(), en.opts.Lease)
 			switch {
 			case err != nil && ctx.Err() == nil:
-				// Redis away (a restart): keep trying while the lease lasts.
+				// Redis away (a restart, a failover): keep trying while the lease lasts.
 				failures++
-				if time.Duration(failures)*renewEvery >= en.opts.Lease {
-					stop(errLeaseLost)
+				if time.Duration(failures)*250*time.Millisecond >= en.opts.Lease {
+					r.stop(errLeaseLost)
 					return
 				}
 				continue
-			case err == nil && !held:
-				stop(errLeaseLost)
+			case err == nil && !held && r.chunk.Load() == c:
+				r.stop(errLeaseLost)
 				return
 			}
 			failures = 0
 			lastRenew = time.Now()
 			continue
 		}
-		job, err := en.ledger.SendJob(ctx, id)
-		if err == nil && (job.State != digest.SendRunning || job.Owner != en.opts.Owner || job.Epoch != epoch) {
-			stop(errLeaseLost)
+		job, err := en.ledger.SendJob(ctx, r.edition)
+		if err == nil && (job.State != digest.SendRunning || job.Epoch != r.epoch) {
+			if job.State == digest.SendDone && job.Epoch == r.epoch {
+				r.stop(errJobDone)
+			} else {
+				r.stop(errLeaseLost)
+			}
 			return
 		}
 	}
 }
+
+// errJobDone: another sender finished the job.
+var errJobDone = errors.New("the job is done")
 
 // SampleSubscriberID is the id a test send or a preview is addressed to.
 // No subscriber has it (ids count up from 1), yet it is the largest id a

@@ -20,11 +20,14 @@ type run struct {
 	d           *Digest
 	edition     string
 	epoch       int64
+	holder      string // this run's name in chunk leases
 	log         *slog.Logger
 	stop        context.CancelCauseFunc
 	tasks       chan task
-	limiter     *rate.Limiter
+	limiter     *rate.Limiter // this process's pace, without a Pacer
 	consecutive atomic.Int64
+	chunk       atomic.Int64 // the chunk held, -1 for none
+	sent        atomic.Int64 // messages this run got accepted
 }
 
 type task struct {
@@ -32,31 +35,120 @@ type task struct {
 	done *sync.WaitGroup
 }
 
-// feed hands every active subscriber not yet handled to the workers, batch
-// by batch, moving the cursor only past batches whose every message is
-// handled (delivered, failed, or queued for a retry); then it runs the
-// retries until none is left or the retry deadline passes.
+// feed claims chunks of the audience one after another and hands their
+// subscribers not yet handled to the workers, marking a chunk done only
+// once its every message is handled (delivered, failed, or queued for a
+// retry); between chunks, and once none is left to claim, it sends the
+// retries that fell due. It returns nil when the job is done, whichever
+// sender finished it.
 func (r *run) feed(ctx context.Context) error {
 	en := r.en
-	job, err := en.ledger.SendJob(ctx, r.edition)
+	job, _, err := retry(ctx, func() (digest.SendJob, int64, error) {
+		j, err := en.ledger.SendJob(ctx, r.edition)
+		return j, 0, err
+	})
 	if err != nil {
 		return err
 	}
-	cursor := job.Cursor
 	for {
-		page, next, err := retry(ctx, func() ([]digest.Subscriber, int64, error) {
-			return en.recipients.Subscribers(ctx, digest.Active, cursor, en.opts.Batch)
+		if ctx.Err() != nil {
+			return r.cause(ctx)
+		}
+		type claim struct {
+			c    int64
+			ok   bool
+			wait time.Time
+		}
+		cl, _, err := retry(ctx, func() (claim, int64, error) {
+			c, ok, wait, err := en.ledger.ClaimChunk(ctx, r.edition, r.holder, r.epoch, en.opts.Now(), en.opts.Lease)
+			if errors.Is(err, digest.ErrNotHolder) {
+				return claim{}, 0, nil // not a Redis failure: do not retry
+			}
+			return claim{c, ok, wait}, 0, err
+		})
+		switch {
+		case err != nil:
+			return err
+		case cl.ok:
+			if err := r.sendChunk(ctx, job, cl.c); err != nil {
+				return err
+			}
+			continue
+		case cl.wait.IsZero() && ctx.Err() == nil:
+			// Stopped (-2) or every chunk done: look which.
+			if j, err := en.ledger.SendJob(ctx, r.edition); err == nil && (j.State != digest.SendRunning || j.Epoch != r.epoch) {
+				if j.State == digest.SendDone && j.Epoch == r.epoch {
+					return nil
+				}
+				return errLeaseLost
+			}
+		}
+		next, err := r.retryPass(ctx)
+		if err != nil {
+			return err
+		}
+		now := en.opts.Now()
+		if !next.IsZero() && !next.After(now) {
+			continue // more retries due
+		}
+		done, _, err := retry(ctx, func() (bool, int64, error) {
+			done, err := en.ledger.FinishSendJob(ctx, r.edition, r.epoch, now)
+			return done, 0, err
 		})
 		if err != nil {
 			return err
 		}
-		if len(page) > 0 {
-			delivered, failed, err := retryHandled(ctx, en.ledger, r.edition, page[0].ID, page[len(page)-1].ID+1)
+		if done {
+			return nil
+		}
+		// Other senders hold the last chunks, or retries wait: look again
+		// when one may be free, at least every second (a sender that dies
+		// leaves its chunk when its lease ends).
+		wake := now.Add(time.Second)
+		for _, t := range []time.Time{next, cl.wait} {
+			if !t.IsZero() && t.Before(wake) {
+				wake = t
+			}
+		}
+		select {
+		case <-time.After(max(wake.Sub(now), 10*time.Millisecond)):
+		case <-ctx.Done():
+			return r.cause(ctx)
+		}
+	}
+}
+
+// cause is why the run's context ended: errJobDone (another sender
+// finished the job) reads as success.
+func (r *run) cause(ctx context.Context) error {
+	err := context.Cause(ctx)
+	if errors.Is(err, errJobDone) {
+		return nil
+	}
+	return err
+}
+
+// sendChunk sends chunk c to its active subscribers not yet handled and
+// marks it done; stopped short, it releases the chunk for another sender.
+func (r *run) sendChunk(ctx context.Context, job digest.SendJob, c int64) error {
+	en := r.en
+	r.chunk.Store(c)
+	err := func() error {
+		from, to := job.ChunkIDs(c)
+		subs, _, err := retry(ctx, func() ([]digest.Subscriber, int64, error) {
+			subs, err := en.recipients.SubscriberRange(ctx, digest.Active, from, to)
+			return subs, 0, err
+		})
+		if err != nil {
+			return err
+		}
+		if len(subs) > 0 {
+			delivered, failed, err := retryHandled(ctx, en.ledger, r.edition, from, to)
 			if err != nil {
 				return err
 			}
-			todo := page[:0:0]
-			for _, sub := range page {
+			todo := subs[:0:0]
+			for _, sub := range subs {
 				if !delivered(sub.ID) && !failed(sub.ID) {
 					todo = append(todo, sub)
 				}
@@ -64,60 +156,46 @@ func (r *run) feed(ctx context.Context) error {
 			if err := r.dispatch(ctx, todo); err != nil {
 				return err
 			}
-			cursor = page[len(page)-1].ID + 1
-			lost := false
-			if _, _, err := retry(ctx, func() (struct{}, int64, error) {
-				err := en.ledger.SaveSendCursor(ctx, r.edition, en.opts.Owner, r.epoch, cursor)
-				if errors.Is(err, digest.ErrNotHolder) {
-					lost = true // not a Redis failure: do not retry
-					return struct{}{}, 0, nil
-				}
-				return struct{}{}, 0, err
-			}); err != nil {
-				return err
-			}
-			if lost {
-				return errLeaseLost
-			}
-			// Retries fall due while the audience is fed: send them
-			// between batches, so the first comes within seconds.
-			if _, err := r.retryPass(ctx); err != nil {
-				return err
-			}
 		}
-		if next == 0 {
-			break
-		}
-		cursor = next
-	}
-	return r.retries(ctx)
-}
-
-// retries sends the messages waiting for another try as they fall due,
-// until none is left. A subscriber whose first try failed more than
-// RetryFor ago is given up.
-func (r *run) retries(ctx context.Context) error {
-	for {
-		next, err := r.retryPass(ctx)
-		if err != nil || next.IsZero() {
+		lost := false
+		if _, _, err := retry(ctx, func() (struct{}, int64, error) {
+			err := en.ledger.CompleteChunk(ctx, r.edition, r.holder, r.epoch, c, en.opts.Now())
+			if errors.Is(err, digest.ErrNotHolder) {
+				lost = true
+				return struct{}{}, 0, nil
+			}
+			return struct{}{}, 0, err
+		}); err != nil {
 			return err
 		}
-		select {
-		case <-time.After(time.Until(next)):
-		case <-ctx.Done():
-			return context.Cause(ctx)
+		if lost {
+			return errLeaseLost
 		}
+		return nil
+	}()
+	r.chunk.Store(-1)
+	if err != nil {
+		_ = en.ledger.ReleaseChunk(context.WithoutCancel(ctx), r.edition, r.holder, c)
+		return err
 	}
+	// Retries fall due while the audience is fed: send them between
+	// chunks, so the first comes within seconds.
+	_, err = r.retryPass(ctx)
+	return err
 }
 
-// retryPass sends (or gives up) the retries due now and returns when the
-// next one falls due (zero when none waits; now when more are due).
+// retryPass claims the retries due now and sends (or gives up) them; it
+// returns when the next one falls due (zero when none waits; now when
+// more are due).
 func (r *run) retryPass(ctx context.Context) (time.Time, error) {
 	en := r.en
 	now := en.opts.Now()
-	ids, next, err := en.ledger.DueRetries(ctx, r.edition, now, en.opts.Batch)
+	ids, next, err := en.ledger.ClaimRetries(ctx, r.edition, now, en.opts.Lease, en.opts.Batch)
 	if err != nil || len(ids) == 0 {
 		return next, err
+	}
+	if len(ids) == en.opts.Batch {
+		next = now
 	}
 	firsts, err := en.ledger.FirstFailures(ctx, r.edition, ids)
 	if err != nil {
@@ -160,7 +238,7 @@ func (r *run) retryPass(ctx context.Context) (time.Time, error) {
 	if err := r.dispatch(ctx, todo); err != nil {
 		return time.Time{}, err
 	}
-	return now, nil
+	return next, nil
 }
 
 // dispatch hands subs to the workers and waits until each is handled
@@ -213,11 +291,9 @@ func (r *run) worker(ctx context.Context) {
 			}
 			conn = c
 		}
-		if r.limiter != nil {
-			if err := r.limiter.Wait(ctx); err != nil {
-				t.done.Done()
-				continue
-			}
+		if err := r.pace(ctx); err != nil {
+			t.done.Done()
+			continue
 		}
 		sub := t.sub
 		var took time.Duration
@@ -233,9 +309,28 @@ func (r *run) worker(ctx context.Context) {
 			took = time.Since(start)
 		}
 		label := r.outcome(ctx, sub, err)
+		if label == "sent" {
+			r.sent.Add(1)
+		}
 		if obs := r.en.opts.Observer; obs != nil {
 			obs.Message(label, took)
 		}
 		t.done.Done()
 	}
+}
+
+// pace waits for the send rate: the one all instances share (Pacer), or
+// this process's.
+func (r *run) pace(ctx context.Context) error {
+	en := r.en
+	switch {
+	case en.opts.Rate <= 0:
+		return nil
+	case en.opts.Pacer != nil:
+		_, _, err := retry(ctx, func() (struct{}, int64, error) {
+			return struct{}{}, 0, en.opts.Pacer.PaceSend(ctx, en.opts.Rate, max(1, int(en.opts.Rate/10)))
+		})
+		return err
+	}
+	return r.limiter.Wait(ctx)
 }

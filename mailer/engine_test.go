@@ -440,7 +440,7 @@ func TestEngineManyBatchesThroughFaults(t *testing.T) {
 	b := newBench(t, 500)
 	b.smtp.SetFaults(smtptest.Faults{TempFailEvery: 9, DropEvery: 50})
 	job := b.send(t, b.engine("a", mailer.EngineOptions{Batch: 40}))
-	if job.State != digest.SendDone || job.Sent != 500 || job.Cursor != 501 {
+	if job.State != digest.SendDone || job.Sent != 500 || job.ChunksDone != job.Chunks || job.Chunks != 13 {
 		t.Fatalf("job: %+v", job)
 	}
 	b.checkOnce(t, 500, nil)

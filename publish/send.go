@@ -142,28 +142,27 @@ func (s *Sender) Go(ctx context.Context, id string) {
 // Wait waits for the background runs to return (after their ctx ended).
 func (s *Sender) Wait() { s.wg.Wait() }
 
-// Resume takes over, in the background, every queued job and every running
-// job whose sender is gone (its lease ended). serve calls it at start and
-// then every few seconds, so a job left by a crash goes on within the
-// lease (15 s) plus that period.
+// Resume joins, in the background, every queued or running job this
+// process is not running: every serve takes part in every send (each
+// claims chunks of it), and a job left by a crash goes on — its dead
+// sender's chunk taken over once the lease ends — within the lease
+// (15 s) plus this period.
 func (s *Sender) Resume(ctx context.Context) {
 	ids, err := s.jobs.PendingSendJobs(ctx)
 	if err != nil {
 		s.logger.Warn("Unable to list send jobs", slog.Any("error", err))
 		return
 	}
-	now := s.now()
 	for _, id := range ids {
 		job, err := s.jobs.SendJob(ctx, id)
-		if err != nil {
+		if err != nil || job.State != digest.SendQueued && job.State != digest.SendRunning {
 			continue
 		}
-		free := job.State == digest.SendQueued || job.State == digest.SendRunning && (job.Owner == "" || now.After(job.LeaseUntil))
 		s.mu.Lock()
 		mine := s.running[id]
 		s.mu.Unlock()
-		if free && !mine {
-			s.logger.Info("Taking over a send job", slog.String("edition", id), slog.String("state", string(job.State)))
+		if !mine {
+			s.logger.Info("Joining a send job", slog.String("edition", id), slog.String("state", string(job.State)))
 			s.Go(ctx, id)
 		}
 	}

@@ -12,11 +12,13 @@ import (
 	"github.com/broadsheet-news/broadsheet/digest"
 )
 
-// A send job's keys share the hash tag {send:<edition>}; the job hash,
-// the delivered and failed bitmaps (one bit per subscriber id), the retry
-// queue (id → due, in ms) and the attempt counts. A finished job's keys
-// expire after SendJobTTL; until then, sending the edition again sends
-// nothing new.
+// A send job's keys share the hash tag {send:<edition>}, so every script
+// of a job runs in one slot: the job hash, the delivered and failed
+// bitmaps (one bit per subscriber id), the chunk leases, the retry queue
+// (id → due, in ms) and the attempt counts. A finished job's keys expire
+// after SendJobTTL; until then, sending the edition again sends nothing
+// new. The index of unfinished jobs is one key of its own, written
+// before the job (so no job is ever missing from it) and cleaned after.
 
 // SendJobTTL is how long a finished send job's ledger (who got it, who
 // failed) is kept. The job record itself is kept as many days as editions
@@ -24,17 +26,18 @@ import (
 // done and sends nothing.
 const SendJobTTL = 90 * 24 * time.Hour
 
-type sendKeys struct{ job, delivered, failed, retry, attempts string }
+type sendKeys struct{ job, delivered, failed, retry, attempts, chunks, owners string }
 
 func (k keys) send(edition string) sendKeys {
 	p := k.prefix + "{send:" + edition + "}:"
-	return sendKeys{job: p + "job", delivered: p + "delivered", failed: p + "failed", retry: p + "retry", attempts: p + "attempts"}
+	return sendKeys{job: p + "job", delivered: p + "delivered", failed: p + "failed", retry: p + "retry",
+		attempts: p + "attempts", chunks: p + "chunks", owners: p + "owners"}
 }
 
 func (k keys) sendJobs() string { return k.prefix + "sendjobs" }
 
 func (sk sendKeys) all() []string {
-	return []string{sk.job, sk.delivered, sk.failed, sk.retry, sk.attempts}
+	return []string{sk.job, sk.delivered, sk.failed, sk.retry, sk.attempts, sk.chunks, sk.owners}
 }
 
 func fromMS(s string) time.Time {
@@ -45,27 +48,47 @@ func fromMS(s string) time.Time {
 	return time.UnixMilli(n).UTC()
 }
 
-// createSendJob creates the job unless it exists; either way returns 1 if
-// created, 0 if not.
+// chunkCount is how many chunks of size cover ids 1 … maxID.
+func chunkCount(maxID, size int64) int64 { return (maxID + size - 1) / size }
+
+// createSendJob creates the job unless it exists; returns 1 if created.
 var createSendJob = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'edition', ARGV[1], 'state', 'queued', 'total', ARGV[2], 'sent', 0, 'failed', 0,
-  'bounced', 0, 'cursor', 0, 'created', ARGV[3], 'updated', ARGV[3], 'retry_until', ARGV[4])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+  'bounced', 0, 'created', ARGV[3], 'updated', ARGV[3], 'retry_until', ARGV[4], 'max_id', ARGV[5],
+  'chunk_size', ARGV[6], 'chunks', ARGV[7], 'next_chunk', 0, 'chunks_done', 0, 'epoch', 0)
 return 1
 `)
 
-// CreateSendJob creates the send job of edition (queued) unless there is
-// one, and returns the job and whether it was created.
-func (s *Store) CreateSendJob(ctx context.Context, edition string, total int64, retryFor time.Duration, now time.Time) (digest.SendJob, bool, error) {
+// CreateSendJob creates the send job of edition (queued) for total active
+// subscribers among the ids 1 … maxID, cut into chunks of chunkSize ids,
+// unless there is one, and returns the job and whether it was created.
+func (s *Store) CreateSendJob(ctx context.Context, edition string, total, maxID, chunkSize int64, retryFor time.Duration, now time.Time) (digest.SendJob, bool, error) {
+	if chunkSize < 1 {
+		return digest.SendJob{}, false, fmt.Errorf("store: create send job %s: chunk size %d", edition, chunkSize)
+	}
+	if err := s.indexSendJob(ctx, edition, now); err != nil {
+		return digest.SendJob{}, false, err
+	}
 	sk := s.keys.send(edition)
-	n, err := createSendJob.Run(ctx, s.rdb, []string{sk.job, s.keys.sendJobs()},
-		edition, total, now.UnixMilli(), now.Add(retryFor).UnixMilli()).Int()
+	n, err := s.eval(ctx, createSendJob, []string{sk.job},
+		edition, total, now.UnixMilli(), now.Add(retryFor).UnixMilli(), maxID, chunkSize, chunkCount(maxID, chunkSize)).Int()
 	if err != nil {
 		return digest.SendJob{}, false, fmt.Errorf("store: create send job %s: %w", edition, err)
 	}
 	job, err := s.SendJob(ctx, edition)
 	return job, n == 1, err
+}
+
+// indexSendJob lists edition among the unfinished jobs. It is written
+// before the job is created or reopened, in a slot of its own: a crash
+// between leaves an index entry whose job is finished or absent, which
+// PendingSendJobs drops.
+func (s *Store) indexSendJob(ctx context.Context, edition string, now time.Time) error {
+	if err := s.rdb.ZAdd(ctx, s.keys.sendJobs(), redis.Z{Score: float64(now.UnixMilli()), Member: edition}).Err(); err != nil {
+		return fmt.Errorf("store: send jobs: %w", err)
+	}
+	return nil
 }
 
 // SendJob returns the send job of edition, or an error wrapping ErrNotFound.
@@ -85,16 +108,17 @@ func (s *Store) SendJob(ctx context.Context, edition string) (digest.SendJob, er
 	return digest.SendJob{
 		Edition: edition, State: digest.SendState(f["state"]), Reason: f["reason"],
 		Total: n("total"), Sent: n("sent"), Failed: n("failed"), Bounced: n("bounced"), Retrying: retrying.Val(),
-		Cursor: n("cursor"), Created: fromMS(f["created"]), Started: fromMS(f["started"]), Updated: fromMS(f["updated"]),
-		Finished: fromMS(f["finished"]), RetryUntil: fromMS(f["retry_until"]), Owner: f["owner"], LeaseUntil: fromMS(f["lease_until"]),
-		Epoch: n("epoch"),
+		Created: fromMS(f["created"]), Started: fromMS(f["started"]), Updated: fromMS(f["updated"]),
+		Finished: fromMS(f["finished"]), RetryUntil: fromMS(f["retry_until"]),
+		MaxID: n("max_id"), ChunkSize: n("chunk_size"), Chunks: n("chunks"), ChunksDone: n("chunks_done"),
+		CatchUp: n("catch_up"), Epoch: n("epoch"),
 	}, nil
 }
 
 // setSendState moves the job to ARGV[1] if its state is one of ARGV[4..];
-// ARGV[2] is the reason, ARGV[3] now. Returns 1 if moved. (SetSendState
-// then sets the expiry of a finished job's keys and drops it from the
-// index, which lives outside the job's hash slot.)
+// ARGV[2] is the reason, ARGV[3] now. Returns 1 if moved. A pause, cancel
+// or resume starts a new epoch (runs of the old one stop) and frees every
+// chunk lease, so that a resumed job's chunks are taken at once.
 var setSendState = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'state')
 if not cur then return 0 end
@@ -103,15 +127,15 @@ for i = 4, #ARGV do if ARGV[i] == cur then ok = true end end
 if not ok then return 0 end
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'reason', ARGV[2], 'updated', ARGV[3])
 if ARGV[1] ~= 'running' and ARGV[1] ~= 'done' then
-  -- a pause, a cancel or a resume: a run of the old epoch stops writing
   redis.call('HINCRBY', KEYS[1], 'epoch', 1)
+  for _, c in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do redis.call('ZADD', KEYS[2], 0, c) end
+  redis.call('DEL', KEYS[3])
 end
 if ARGV[1] == 'running' and redis.call('HGET', KEYS[1], 'started') == false then
   redis.call('HSET', KEYS[1], 'started', ARGV[3])
 end
 if ARGV[1] == 'done' or ARGV[1] == 'cancelled' then
   redis.call('HSET', KEYS[1], 'finished', ARGV[3])
-  redis.call('HDEL', KEYS[1], 'owner', 'lease_until')
 end
 return 1
 `)
@@ -124,194 +148,139 @@ func (s *Store) SetSendState(ctx context.Context, edition string, state digest.S
 	for _, f := range from {
 		args = append(args, string(f))
 	}
-	n, err := setSendState.Run(ctx, s.rdb, []string{sk.job}, args...).Int()
+	cmd, retried := s.evalRetried(ctx, setSendState, []string{sk.job, sk.chunks, sk.owners}, args...)
+	n, err := cmd.Int()
 	if err != nil {
 		return false, fmt.Errorf("store: send job %s: %w", edition, err)
 	}
+	if n == 0 && retried {
+		// The first run may have moved it: say so if it is there.
+		if job, err := s.SendJob(ctx, edition); err == nil && job.State == state {
+			n = 1
+		}
+	}
 	if n == 1 && (state == digest.SendDone || state == digest.SendCancelled) {
-		pipe := s.rdb.Pipeline()
-		for _, k := range sk.all()[1:] {
-			pipe.PExpire(ctx, k, SendJobTTL)
-		}
-		// The job itself stays as long as an edition may: sending the
-		// edition again must still find it done.
-		pipe.PExpire(ctx, sk.job, time.Duration(s.keep)*24*time.Hour)
-		pipe.ZRem(ctx, s.keys.sendJobs(), edition)
-		if _, err := pipe.Exec(ctx); err != nil {
-			return true, fmt.Errorf("store: send job %s: %w", edition, err)
-		}
+		return true, s.finished(ctx, edition)
 	}
 	return n == 1, nil
 }
 
-// acquireSendLease gives the lease to ARGV[1] until ARGV[3] if it is free,
-// expired (before ARGV[2]) or already theirs, the job is queued or
-// running (it becomes running), and — when ARGV[4] is not "" — its epoch
-// is still ARGV[4]. Returns the epoch if held, -1 if not.
-var acquireSendLease = redis.NewScript(`
-local f = redis.call('HMGET', KEYS[1], 'state', 'owner', 'lease_until', 'epoch')
-if f[1] ~= 'queued' and f[1] ~= 'running' then return -1 end
-local epoch = tonumber(f[4] or '0')
-if ARGV[4] ~= '' and tonumber(ARGV[4]) ~= epoch then return -1 end
-if f[2] and f[2] ~= ARGV[1] and tonumber(f[3] or '0') > tonumber(ARGV[2]) then return -1 end
-redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'lease_until', ARGV[3], 'state', 'running', 'updated', ARGV[2])
-if redis.call('HGET', KEYS[1], 'started') == false then redis.call('HSET', KEYS[1], 'started', ARGV[2]) end
-return epoch
-`)
-
-// AcquireSendLease takes the lease on the job of edition for owner until
-// now+ttl, and returns the job's epoch; renewing, pass the epoch the lease
-// was taken at (-1 when taking it). held is false when another sender
-// holds it, the job is not queued or running, or an admin changed it
-// (paused, cancelled, resumed, reopened: a new epoch) since.
-func (s *Store) AcquireSendLease(ctx context.Context, edition, owner string, epoch int64, now time.Time, ttl time.Duration) (int64, bool, error) {
-	want := ""
-	if epoch >= 0 {
-		want = strconv.FormatInt(epoch, 10)
+// finished sets the expiry of a finished job's keys and drops it from the
+// index of unfinished jobs (another slot).
+func (s *Store) finished(ctx context.Context, edition string) error {
+	sk := s.keys.send(edition)
+	pipe := s.rdb.Pipeline()
+	for _, k := range sk.all()[1:] {
+		pipe.PExpire(ctx, k, SendJobTTL)
 	}
-	n, err := acquireSendLease.Run(ctx, s.rdb, []string{s.keys.send(edition).job},
-		owner, now.UnixMilli(), now.Add(ttl).UnixMilli(), want).Int64()
-	if err != nil {
-		return 0, false, fmt.Errorf("store: send lease %s: %w", edition, err)
-	}
-	return n, n >= 0, nil
-}
-
-// releaseSendLease drops owner's lease, if it is still theirs.
-var releaseSendLease = redis.NewScript(`
-if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
-  redis.call('HDEL', KEYS[1], 'owner', 'lease_until')
-end
-return 1
-`)
-
-// ReleaseSendLease gives up owner's lease on the job of edition.
-func (s *Store) ReleaseSendLease(ctx context.Context, edition, owner string) error {
-	if err := releaseSendLease.Run(ctx, s.rdb, []string{s.keys.send(edition).job}, owner).Err(); err != nil {
-		return fmt.Errorf("store: send lease %s: %w", edition, err)
+	// The job itself stays as long as an edition may: sending the edition
+	// again must still find it done.
+	pipe.PExpire(ctx, sk.job, time.Duration(s.keep)*24*time.Hour)
+	pipe.ZRem(ctx, s.keys.sendJobs(), edition)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("store: send job %s: %w", edition, err)
 	}
 	return nil
 }
 
-// PendingSendJobs lists the editions whose send job is queued or running
-// (running ones may have lost their sender).
+// PendingSendJobs lists the editions whose send job is queued or running.
+// Index entries of jobs that are finished or gone (a crash between the
+// index and the job) are dropped on the way.
 func (s *Store) PendingSendJobs(ctx context.Context) ([]string, error) {
 	eds, err := s.rdb.ZRange(ctx, s.keys.sendJobs(), 0, -1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("store: send jobs: %w", err)
 	}
-	return eds, nil
-}
-
-// Handled reports, for the ids from..to-1, which are delivered and which
-// failed for good, reading one byte range of each bitmap.
-func (s *Store) Handled(ctx context.Context, edition string, from, to int64) (delivered, failed func(id int64) bool, err error) {
-	sk := s.keys.send(edition)
-	pipe := s.rdb.Pipeline()
-	d := pipe.GetRange(ctx, sk.delivered, from/8, (to-1)/8)
-	f := pipe.GetRange(ctx, sk.failed, from/8, (to-1)/8)
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, nil, fmt.Errorf("store: send ledger %s: %w", edition, err)
-	}
-	bit := func(b string) func(int64) bool {
-		return func(id int64) bool {
-			i := id/8 - from/8
-			if id < from || i >= int64(len(b)) {
-				return false
-			}
-			return b[i]&(0x80>>(id%8)) != 0
+	out := eds[:0]
+	for _, e := range eds {
+		state, err := s.rdb.HGet(ctx, s.keys.send(e).job, "state").Result()
+		switch {
+		case errors.Is(err, redis.Nil) || state == string(digest.SendDone) || state == string(digest.SendCancelled):
+			s.rdb.ZRem(ctx, s.keys.sendJobs(), e)
+		case err != nil:
+			return nil, fmt.Errorf("store: send jobs: %w", err)
+		case state == string(digest.SendPaused):
+		default:
+			out = append(out, e)
 		}
 	}
-	return bit(d.Val()), bit(f.Val()), nil
+	return out, nil
 }
-
-// recordSend writes one outcome: ARGV[1] id, ARGV[2] 'sent'|'failed'|
-// 'bounced', ARGV[3] now. A subscriber already recorded is not counted
-// twice.
-var recordSend = redis.NewScript(`
-local id = tonumber(ARGV[1])
-if redis.call('GETBIT', KEYS[2], id) == 1 or redis.call('GETBIT', KEYS[3], id) == 1 then
-  redis.call('ZREM', KEYS[4], ARGV[1])
-  return 0
-end
-if ARGV[2] == 'sent' then
-  redis.call('SETBIT', KEYS[2], id, 1)
-  redis.call('HINCRBY', KEYS[1], 'sent', 1)
-else
-  redis.call('SETBIT', KEYS[3], id, 1)
-  redis.call('HINCRBY', KEYS[1], 'failed', 1)
-  if ARGV[2] == 'bounced' then redis.call('HINCRBY', KEYS[1], 'bounced', 1) end
-end
-redis.call('ZREM', KEYS[4], ARGV[1])
-redis.call('HSET', KEYS[1], 'updated', ARGV[3])
-return 1
-`)
-
-// RecordSend writes that subscriber id's message was accepted ("sent"),
-// or will never be ("failed", "bounced"). It is called only after the
-// server answered, so a crash loses no delivery.
-func (s *Store) RecordSend(ctx context.Context, edition string, id int64, outcome string, now time.Time) error {
-	sk := s.keys.send(edition)
-	err := recordSend.Run(ctx, s.rdb, []string{sk.job, sk.delivered, sk.failed, sk.retry},
-		id, outcome, now.UnixMilli()).Err()
-	if err != nil {
-		return fmt.Errorf("store: send ledger %s: %w", edition, err)
-	}
-	return nil
-}
-
-// saveSendCursor moves the cursor if ARGV[1] still holds the lease at
-// epoch ARGV[2]; returns 0 otherwise.
-var saveSendCursor = redis.NewScript(`
-local f = redis.call('HMGET', KEYS[1], 'owner', 'epoch')
-if f[1] ~= ARGV[1] or tonumber(f[2] or '0') ~= tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[1], 'cursor', ARGV[3])
-return 1
-`)
 
 // ErrNotHolder is digest's: the sender no longer holds the job.
 var ErrNotHolder = digest.ErrNotHolder
 
-// SaveSendCursor records that every subscriber below cursor is handled,
-// if owner still holds the job at epoch; otherwise ErrNotHolder.
-func (s *Store) SaveSendCursor(ctx context.Context, edition, owner string, epoch, cursor int64) error {
-	n, err := saveSendCursor.Run(ctx, s.rdb, []string{s.keys.send(edition).job}, owner, epoch, cursor).Int()
-	if err != nil {
-		return fmt.Errorf("store: send cursor %s: %w", edition, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("store: send cursor %s: %w", edition, ErrNotHolder)
-	}
-	return nil
-}
+// ErrLedgerGone is digest's: the job's ledger expired.
+var ErrLedgerGone = digest.ErrLedgerGone
 
-// resendFailed reopens a finished job for its failed subscribers: clears
-// the failed bitmap, counts and attempts, rewinds the cursor, queues it.
-var resendFailed = redis.NewScript(`
+// reopenSendJob queues a finished job again over ids 1 … ARGV[3] in
+// chunks of ARGV[4] (ARGV[5] of them), at a new epoch. ARGV[6] = '1'
+// (resend the failed): the failed bitmap, retries and attempts are
+// cleared, so those subscribers are tried again. Otherwise (a catch-up)
+// ARGV[7] subscribers join the total. Refused (-1) when the ledger has
+// expired: who got the edition is no longer known.
+var reopenSendJob = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if tonumber(redis.call('HGET', KEYS[1], 'sent') or '0') > 0 and redis.call('EXISTS', KEYS[5]) == 0 then
   return -1
 end
+local st = redis.call('HGET', KEYS[1], 'state')
+if st ~= 'done' and st ~= 'cancelled' then return 2 end
 redis.call('HINCRBY', KEYS[1], 'epoch', 1)
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
-redis.call('HSET', KEYS[1], 'state', 'queued', 'reason', '', 'failed', 0, 'bounced', 0, 'cursor', 0,
-  'updated', ARGV[1], 'retry_until', ARGV[2])
-redis.call('HDEL', KEYS[1], 'finished', 'owner', 'lease_until')
-redis.call('PERSIST', KEYS[1])
-redis.call('PERSIST', KEYS[5])
-redis.call('ZADD', KEYS[6], ARGV[1], ARGV[3])
+redis.call('DEL', KEYS[6], KEYS[7])
+if ARGV[6] == '1' then
+  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+  redis.call('HSET', KEYS[1], 'failed', 0, 'bounced', 0, 'catch_up', 0)
+else
+  redis.call('HINCRBY', KEYS[1], 'total', ARGV[7])
+  redis.call('HSET', KEYS[1], 'catch_up', ARGV[7])
+end
+redis.call('HSET', KEYS[1], 'state', 'queued', 'reason', '', 'updated', ARGV[1], 'retry_until', ARGV[2],
+  'max_id', ARGV[3], 'chunk_size', ARGV[4], 'chunks', ARGV[5], 'next_chunk', 0, 'chunks_done', 0)
+redis.call('HDEL', KEYS[1], 'finished')
+for i = 1, 5 do redis.call('PERSIST', KEYS[i]) end
 return 1
 `)
 
-// ResendFailed reopens the job of edition so that subscribers who did not
-// get it (failed, given up; bounced ones are no longer active) are tried
-// again. Delivered ones are never sent again.
+// ResendFailed reopens the finished job of edition so that subscribers who
+// did not get it (failed, given up; bounced ones are no longer active) are
+// tried again. Delivered ones are never sent again.
 func (s *Store) ResendFailed(ctx context.Context, edition string, retryFor time.Duration, now time.Time) error {
-	sk := s.keys.send(edition)
-	n, err := resendFailed.Run(ctx, s.rdb, []string{sk.job, sk.failed, sk.retry, sk.attempts, sk.delivered, s.keys.sendJobs()},
-		now.UnixMilli(), now.Add(retryFor).UnixMilli(), edition).Int()
+	job, err := s.SendJob(ctx, edition)
 	if err != nil {
-		return fmt.Errorf("store: resend %s: %w", edition, err)
+		return err
+	}
+	return s.reopen(ctx, edition, true, job.MaxID, job.ChunkSize, 0, retryFor, now)
+}
+
+// CatchUpSendJob reopens the finished job of edition for the active
+// subscribers not in its ledger among ids 1 … maxID — joined since —
+// of whom there are joined (counted by the caller). The ledger keeps
+// anyone who got it from getting it again.
+func (s *Store) CatchUpSendJob(ctx context.Context, edition string, maxID, joined int64, retryFor time.Duration, now time.Time) error {
+	job, err := s.SendJob(ctx, edition)
+	if err != nil {
+		return err
+	}
+	return s.reopen(ctx, edition, false, maxID, job.ChunkSize, joined, retryFor, now)
+}
+
+func (s *Store) reopen(ctx context.Context, edition string, resend bool, maxID, chunkSize, joined int64, retryFor time.Duration, now time.Time) error {
+	if chunkSize < 1 {
+		chunkSize = 1000
+	}
+	if err := s.indexSendJob(ctx, edition, now); err != nil {
+		return err
+	}
+	sk := s.keys.send(edition)
+	flag := "0"
+	if resend {
+		flag = "1"
+	}
+	n, err := s.eval(ctx, reopenSendJob, []string{sk.job, sk.failed, sk.retry, sk.attempts, sk.delivered, sk.chunks, sk.owners},
+		now.UnixMilli(), now.Add(retryFor).UnixMilli(), maxID, chunkSize, chunkCount(maxID, chunkSize), flag, joined).Int()
+	if err != nil {
+		return fmt.Errorf("store: reopen send job %s: %w", edition, err)
 	}
 	switch n {
 	case 0:
@@ -321,6 +290,3 @@ func (s *Store) ResendFailed(ctx context.Context, edition string, retryFor time.
 	}
 	return nil
 }
-
-// ErrLedgerGone is digest's: the job's ledger expired.
-var ErrLedgerGone = digest.ErrLedgerGone

@@ -31,7 +31,7 @@ return tries
 // It returns the number of failed tries so far.
 func (s *Store) ScheduleRetry(ctx context.Context, edition string, id int64, now time.Time, base, maxWait time.Duration) (int, error) {
 	sk := s.keys.send(edition)
-	n, err := scheduleRetry.Run(ctx, s.rdb, []string{sk.retry, sk.attempts},
+	n, err := s.eval(ctx, scheduleRetry, []string{sk.retry, sk.attempts},
 		id, now.UnixMilli(), base.Milliseconds(), maxWait.Milliseconds()).Int()
 	if err != nil {
 		return 0, fmt.Errorf("store: send retry %s: %w", edition, err)
@@ -39,26 +39,34 @@ func (s *Store) ScheduleRetry(ctx context.Context, edition string, id int64, now
 	return n, nil
 }
 
-// DueRetries returns up to limit subscriber ids whose retry is due at now,
-// and when the next one is due (zero when none waits).
-func (s *Store) DueRetries(ctx context.Context, edition string, now time.Time, limit int) ([]int64, time.Time, error) {
+// claimRetries takes up to ARGV[3] retries due at ARGV[1] for one sender:
+// their due time moves to ARGV[2] (the lease), so no other sender takes
+// them meanwhile, and a sender that dies leaves them due again then.
+// Returns the ids, then the due time of the next one not taken (or 0).
+var claimRetries = redis.NewScript(`
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[2], id) end
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local out = {}
+for i, id in ipairs(ids) do out[i] = tonumber(id) end
+if #first > 0 then table.insert(out, tonumber(first[2])) else table.insert(out, 0) end
+return out
+`)
+
+// ClaimRetries takes up to limit subscriber ids whose retry is due at
+// now, leased to the caller until now+lease, and returns when the next
+// one is due (zero when none waits).
+func (s *Store) ClaimRetries(ctx context.Context, edition string, now time.Time, lease time.Duration, limit int) ([]int64, time.Time, error) {
 	sk := s.keys.send(edition)
-	zs, err := s.rdb.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: sk.retry, Start: 0, Stop: int64(limit - 1)}).Result()
+	res, err := s.eval(ctx, claimRetries, []string{sk.retry}, now.UnixMilli(), now.Add(lease).UnixMilli(), limit).Int64Slice()
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("store: send retry %s: %w", edition, err)
 	}
-	var due []int64
 	var next time.Time
-	for _, z := range zs {
-		at := time.UnixMilli(int64(z.Score))
-		if at.After(now) {
-			next = at
-			break
-		}
-		id, _ := strconv.ParseInt(fmt.Sprint(z.Member), 10, 64)
-		due = append(due, id)
+	if n := res[len(res)-1]; n > 0 {
+		next = time.UnixMilli(n)
 	}
-	return due, next, nil
+	return res[:len(res)-1], next, nil
 }
 
 // GiveUpRetries records every subscriber still waiting for a retry as

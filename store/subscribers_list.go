@@ -254,3 +254,7 @@ func (s *Store) FillConsent(ctx context.Context, subs []digest.Subscriber) error
 	}
 	return nil
 }
+
+// MaxSubscriberID is the highest subscriber id given (0 when none): a new
+// send job covers ids 1 … it.
+func (s *Store) MaxSubscriberID(ctx context.Context) (int64, error) { return s.maxID(ctx) }
