@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -66,7 +67,7 @@ func jobJSON(j digest.SendJob) map[string]any {
 		"edition": j.Edition, "state": j.State, "total": j.Total, "sent": j.Sent, "failed": j.Failed,
 		"bounced": j.Bounced, "retrying": j.Retrying, "remaining": j.Remaining(),
 		"started_at": rfc3339(j.Started), "updated_at": rfc3339(j.Updated), "finished_at": rfc3339(j.Finished),
-		"rate": 0.0, "eta_seconds": nil,
+		"rate": 0.0, "eta_seconds": nil, "catch_up": j.CatchUp, "chunks": j.Chunks, "chunks_done": j.ChunksDone,
 	}
 	if j.Reason != "" {
 		out["reason"] = j.Reason
@@ -130,7 +131,15 @@ func (s *Server) startSend(w http.ResponseWriter, r *http.Request) {
 	if job.State == digest.SendQueued || job.State == digest.SendRunning {
 		s.admin.Sender.Go(s.admin.Background, id)
 	}
-	writeJSON(w, http.StatusAccepted, jobJSON(job))
+	out := jobJSON(job)
+	switch {
+	case job.State == digest.SendDone && !resend:
+		// Sent already, and nobody joined since: a catch-up found no one.
+		out["message"] = "the edition was sent and no active subscriber joined since: nothing to send"
+	case job.CatchUp > 0 && job.State != digest.SendDone:
+		out["message"] = fmt.Sprintf("sending to the %d active subscriber(s) who joined since it was sent", job.CatchUp)
+	}
+	writeJSON(w, http.StatusAccepted, out)
 }
 
 func (s *Server) sendStatus(w http.ResponseWriter, r *http.Request) {

@@ -24,7 +24,7 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, subscription.ErrExpired):
 		return http.StatusGone
-	case errors.Is(err, digest.ErrSuppressed), errors.Is(err, digest.ErrLedgerGone):
+	case errors.Is(err, digest.ErrSuppressed), errors.Is(err, digest.ErrLedgerGone), errors.Is(err, digest.ErrNoAudience):
 		return http.StatusConflict
 	case digest.IsSourceError(err), errors.Is(err, digest.ErrEmptyEdition):
 		return http.StatusUnprocessableEntity
@@ -60,6 +60,8 @@ func (s *Server) publicMessage(r *http.Request, err error, status int) string {
 		return "the edition has no headlines: it is not sent"
 	case errors.Is(err, digest.ErrLedgerGone):
 		return digest.ErrLedgerGone.Error()
+	case errors.Is(err, digest.ErrNoAudience):
+		return digest.ErrNoAudience.Error() + ": no send job was made"
 	}
 	var se *digest.SourceError
 	if errors.As(err, &se) {

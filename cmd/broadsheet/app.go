@@ -85,7 +85,13 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 		transport.Close()
 		return nil, err
 	}
-	st := store.New(conn.rdb, store.Options{Prefix: cfg.RedisPrefix, KeepEditions: cfg.KeepEditions, Logger: logger})
+	wait, err := waitReplicas(ctx, cfg.RedisWaitReplicas, cfg.RedisURL != "", conn.rdb, logger)
+	if err != nil {
+		transport.Close()
+		conn.close()
+		return nil, err
+	}
+	st := store.New(conn.rdb, store.Options{Prefix: cfg.RedisPrefix, KeepEditions: cfg.KeepEditions, WaitReplicas: wait, Logger: logger})
 	m := newMetrics(st)
 	a := &app{cfg: cfg, logger: logger, redis: conn, store: st, pages: pages, metrics: m,
 		mail: mailer.New(composer, transport, logger), composer: composer, opener: transport}
@@ -144,7 +150,7 @@ func (a *app) openSending() error {
 	}
 	engine := mailer.NewEngine(a.store, a.store, a.subs, a.opener, a.digestOf, mailer.EngineOptions{
 		Connections: cfg.SMTPConnections, Rate: cfg.SendRate, RetryFor: cfg.RetryFor, Lease: cfg.SendLease,
-		Owner: senderName(), Logger: a.logger, Observer: a.metrics,
+		Owner: senderName(), Logger: a.logger, Observer: a.metrics, Pacer: a.store,
 	})
 	a.sender = publish.NewSender(engine, a.store, a.store, time.Now, a.logger)
 	cfg.Mail.warn(a.logger, a.composer, digestCfg)

@@ -186,7 +186,7 @@ func TestEnvironmentSetsFlagsAndFlagsWin(t *testing.T) {
 	}
 	// The flag wins over the variable: the same build with --timezone
 	// runs (on the embedded sample front page).
-	c.env["BROADSHEET_REDIS_URL"] = "redis://" + redistest.Start(t)
+	c.env["BROADSHEET_REDIS_URL"] = redistest.URL(t)
 	if code := c.run(context.Background(), "build", "--timezone", "UTC"); code != 0 {
 		t.Errorf("--timezone UTC did not win over BROADSHEET_TIMEZONE: exit %d, %s", code, c.stderr.String())
 	}

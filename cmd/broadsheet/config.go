@@ -37,6 +37,7 @@ type config struct {
 	CatchUp            time.Duration
 	Title              string
 	KeepEditions       int
+	RedisWaitReplicas  int
 	LogLevel           string
 	// Mail and subscriptions.
 	Mail            mailSettings
@@ -123,6 +124,7 @@ func (c *config) storeFlags(f *envFlags) {
 	f.string(&c.RedisURL, "redis-url", "", "Redis URL (redis://, rediss://, unix://; ?addr=… for Cluster, ?master_name=… for Sentinel); empty starts a private redis-server under the data dir")
 	f.string(&c.RedisPrefix, "redis-prefix", store.DefaultPrefix, "prefix of every Redis key")
 	f.int(&c.KeepEditions, "keep-editions", store.DefaultKeepEditions, "editions kept in Redis; older ones are deleted")
+	f.int(&c.RedisWaitReplicas, "redis-wait-replicas", -1, "replicas that must acknowledge each delivery and subscriber write (WAIT) so a failover loses none; -1: 1 when every master has a replica at start, else 0")
 	f.string(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 }
 
@@ -235,6 +237,9 @@ func (c *config) validate() error {
 	}
 	if c.KeepEditions < 1 {
 		return usageErrorf("--keep-editions must be at least 1")
+	}
+	if c.RedisWaitReplicas < -1 {
+		return usageErrorf("--redis-wait-replicas must be -1 (automatic), 0 or more")
 	}
 	if strings.ContainsAny(c.Title, "\r\n") {
 		return usageErrorf("--title must be one line")

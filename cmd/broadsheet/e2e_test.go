@@ -125,7 +125,7 @@ func TestBuildThenServe(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	env := map[string]string{
-		"BROADSHEET_REDIS_URL":    "redis://" + redistest.Start(t),
+		"BROADSHEET_REDIS_URL":    redistest.URL(t),
 		"BROADSHEET_DATA_DIR":     filepath.Join(dir, "data"),
 		"BROADSHEET_TITLE":        "The Test Times",
 		"BROADSHEET_REDIS_PREFIX": "e2e:",

@@ -31,7 +31,7 @@ import (
 func previewCLI(t *testing.T) *cli {
 	t.Helper()
 	c := &cli{env: map[string]string{
-		"BROADSHEET_REDIS_URL":      "redis://" + redistest.Start(t),
+		"BROADSHEET_REDIS_URL":      redistest.URL(t),
 		"BROADSHEET_DATA_DIR":       filepath.Join(t.TempDir(), "data"),
 		"BROADSHEET_FROM":           "The Test Times <news@example.com>",
 		"BROADSHEET_TITLE":          "The Test Times",

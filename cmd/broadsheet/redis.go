@@ -16,6 +16,8 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/broadsheet-news/broadsheet/store"
 )
 
 // redisConn is an open Redis client and whatever must stop with it.
@@ -216,4 +218,26 @@ func otherClients(ctx context.Context, rdb *redis.Client) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// waitReplicas decides how many replicas must acknowledge each ledger and
+// subscriber write: the flag's value, or with -1 one when every master
+// of the Redis at --redis-url has a replica now (Sentinel, a Cluster
+// with replicas), else none (the private Redis has none).
+func waitReplicas(ctx context.Context, flag int, fromURL bool, rdb redis.UniversalClient, logger *slog.Logger) (int, error) {
+	switch {
+	case flag >= 0:
+		return flag, nil
+	case !fromURL:
+		return 0, nil
+	}
+	n, err := store.DetectReplicas(ctx, rdb)
+	if err != nil {
+		return 0, fmt.Errorf("redis: count replicas: %w", err)
+	}
+	if n > 0 {
+		logger.Info("Each delivery and subscriber write waits for a replica (WAIT 1), so a failover loses none")
+		return 1, nil
+	}
+	return 0, nil
 }

@@ -41,14 +41,28 @@ func runSend(ctx context.Context, args []string, sys stdio) error {
 	if *dryRun {
 		return sendDryRun(ctx, a, e, sys.stdout)
 	}
+	prior, err := a.store.SendJob(ctx, e.ID)
+	if err != nil && !errors.Is(err, digest.ErrNotFound) {
+		return err
+	}
 	bar := newProgress(sys.stdout)
 	job, err := a.sender.Send(ctx, e.ID, *resend, bar.update)
 	bar.finish()
-	if errors.Is(err, mailer.ErrEmptyEdition) {
+	switch {
+	case errors.Is(err, mailer.ErrEmptyEdition):
 		return usageErrorf("edition %s has no headlines: it is not sent", e.ID)
-	}
-	if err != nil {
+	case errors.Is(err, mailer.ErrNoAudience):
+		fmt.Fprintf(sys.stdout, "%s: no active subscriber: nothing sent, no send job made\n", e.ID)
+		return nil
+	case err != nil:
 		return err
+	}
+	if prior.State == digest.SendDone && !*resend {
+		if job.Epoch == prior.Epoch {
+			fmt.Fprintf(sys.stdout, "%s: already sent, and no active subscriber joined since: nothing to send\n", e.ID)
+		} else {
+			fmt.Fprintf(sys.stdout, "%s: sent to the %d active subscriber(s) who joined since it was sent\n", e.ID, job.CatchUp)
+		}
 	}
 	fmt.Fprintf(sys.stdout, "%s: %s — sent %d, failed %d (bounced %d), waiting for a retry %d, of %d active subscribers\n",
 		job.Edition, job.State, job.Sent, job.Failed, job.Bounced, job.Retrying, job.Total)

@@ -48,7 +48,7 @@ func newStackEnv(t *testing.T) (*smtptest.Server, map[string]string) {
 	mail := smtptest.Start(t)
 	addr := freeAddr(t)
 	return mail, map[string]string{
-		"BROADSHEET_REDIS_URL":   "redis://" + redistest.Start(t),
+		"BROADSHEET_REDIS_URL":   redistest.URL(t),
 		"BROADSHEET_DATA_DIR":    filepath.Join(t.TempDir(), "data"),
 		"BROADSHEET_SMTP_URL":    mail.URL(),
 		"BROADSHEET_FROM":        "The Test Times <news@example.com>",

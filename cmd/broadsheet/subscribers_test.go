@@ -14,7 +14,7 @@ func TestSubscribersCLI(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	c := &cli{env: map[string]string{
-		"BROADSHEET_REDIS_URL": "redis://" + redistest.Start(t),
+		"BROADSHEET_REDIS_URL": redistest.URL(t),
 		"BROADSHEET_DATA_DIR":  filepath.Join(dir, "data"),
 		"BROADSHEET_FROM":      "Test <news@example.com>",
 	}}

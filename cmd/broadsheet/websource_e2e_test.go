@@ -45,7 +45,7 @@ func TestBuildFromWebSource(t *testing.T) {
 
 	ctx := context.Background()
 	c := &cli{env: map[string]string{
-		"BROADSHEET_REDIS_URL":      "redis://" + redistest.Start(t),
+		"BROADSHEET_REDIS_URL":      redistest.URL(t),
 		"BROADSHEET_DATA_DIR":       filepath.Join(t.TempDir(), "data"),
 		"BROADSHEET_SOURCE":         site.URL + "/",
 		"BROADSHEET_HEADLINES":      "3",
