@@ -46,7 +46,7 @@ type bench struct {
 func newBench(t *testing.T, subscribers int) *bench {
 	t.Helper()
 	rdb, prefix := redistest.Client(t)
-	return newBenchOn(t, store.New(rdb, store.Options{Prefix: prefix}), subscribers)
+	return newBenchOn(t, store.New(rdb, store.Options{Prefix: prefix, WaitReplicas: redistest.Replicas()}), subscribers)
 }
 
 func newBenchOn(t *testing.T, st *store.Store, subscribers int) *bench {

@@ -16,7 +16,7 @@ import (
 func newStore(t *testing.T, keep int) *store.Store {
 	t.Helper()
 	rdb, prefix := redistest.Client(t)
-	return store.New(rdb, store.Options{Prefix: prefix, KeepEditions: keep})
+	return store.New(rdb, store.Options{Prefix: prefix, KeepEditions: keep, WaitReplicas: redistest.Replicas()})
 }
 
 func edition(t *testing.T, day, lead string) digest.Edition {

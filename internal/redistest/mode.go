@@ -81,3 +81,12 @@ func URL(tb testing.TB) string {
 	}
 	return "redis://" + Start(tb)
 }
+
+// Replicas is how many replicas the store under test should wait for
+// (store.Options.WaitReplicas): 1 in sentinel mode, else 0.
+func Replicas() int {
+	if Mode() == "sentinel" {
+		return 1
+	}
+	return 0
+}
