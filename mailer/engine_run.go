@@ -185,17 +185,14 @@ func (r *run) sendChunk(ctx context.Context, job digest.SendJob, c int64) error 
 }
 
 // retryPass claims the retries due now and sends (or gives up) them; it
-// returns when the next one falls due (zero when none waits; now when
-// more are due).
+// returns when the next one falls due (zero when none waits; now after
+// sending some, as more may be due).
 func (r *run) retryPass(ctx context.Context) (time.Time, error) {
 	en := r.en
 	now := en.opts.Now()
 	ids, next, err := en.ledger.ClaimRetries(ctx, r.edition, now, en.opts.Lease, en.opts.Batch)
 	if err != nil || len(ids) == 0 {
 		return next, err
-	}
-	if len(ids) == en.opts.Batch {
-		next = now
 	}
 	firsts, err := en.ledger.FirstFailures(ctx, r.edition, ids)
 	if err != nil {
@@ -238,7 +235,8 @@ func (r *run) retryPass(ctx context.Context) (time.Time, error) {
 	if err := r.dispatch(ctx, todo); err != nil {
 		return time.Time{}, err
 	}
-	return next, nil
+	// Those that failed again are queued anew: look again at once.
+	return now, nil
 }
 
 // dispatch hands subs to the workers and waits until each is handled
