@@ -21,8 +21,9 @@ import (
 // missed a change announcement while reconnecting to Redis.
 const pollEvery = 5 * time.Second
 
-// resumeEvery is how often serve looks for send jobs without a sender.
-const resumeEvery = 5 * time.Second
+// resumeEvery is how often serve looks for send jobs to join: every
+// serve takes part in every send within a second of its start.
+const resumeEvery = time.Second
 
 // outboxEvery is how often serve looks for queued mails (confirmations).
 const outboxEvery = 250 * time.Millisecond
