@@ -2,6 +2,7 @@ package mailer_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -23,7 +24,7 @@ type instance struct {
 
 // instances returns n engines on b's store, each sending to a mail server
 // of its own (b.smtp is the first one's).
-func (b *bench) instances(t *testing.T, n int, opts mailer.EngineOptions) []instance {
+func (b *bench) instances(t testing.TB, n int, opts mailer.EngineOptions) []instance {
 	t.Helper()
 	out := make([]instance, n)
 	for i := range n {
@@ -44,7 +45,7 @@ func (b *bench) instances(t *testing.T, n int, opts mailer.EngineOptions) []inst
 
 // runAll runs every instance's engine on the job at once (as every serve
 // joins a running job) and returns the job once all have returned.
-func (b *bench) runAll(t *testing.T, ins []instance) digest.SendJob {
+func (b *bench) runAll(t testing.TB, ins []instance) digest.SendJob {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -201,4 +202,48 @@ func TestSentinelFailoverMidSend(t *testing.T) {
 		t.Errorf("resend-failed after the failover sent %d more", n-got)
 	}
 	t.Logf("failed over at %d messages", at)
+}
+
+// TestEngineCatchUpSendsToNewcomers: sending a done edition again mails
+// only the active subscribers who joined since, and says how many; with
+// none, it changes nothing and says so (CatchUp 0). An audience with no
+// active subscriber makes no job.
+func TestEngineCatchUpSendsToNewcomers(t *testing.T) {
+	ctx := context.Background()
+	b := newBench(t, 50)
+	en := b.engine("a", mailer.EngineOptions{Batch: 20})
+	if job := b.send(t, en); job.State != digest.SendDone || job.Sent != 50 {
+		t.Fatalf("first send: %+v", job)
+	}
+	var newcomers []digest.Subscriber
+	for i := 50; i < 55; i++ {
+		newcomers = append(newcomers, digest.Subscriber{Email: subscriberAddr(i), Status: digest.Active, Format: digest.FormatHTML})
+	}
+	newcomers = append(newcomers, digest.Subscriber{Email: "pending@example.com", Status: digest.Pending, Format: digest.FormatHTML})
+	if _, err := b.store.ImportSubscribers(ctx, newcomers); err != nil {
+		t.Fatal(err)
+	}
+	job, err := en.StartJob(ctx, b.edition, false)
+	if err != nil || job.State != digest.SendQueued || job.CatchUp != 5 || job.Total != 55 {
+		t.Fatalf("catch-up: %+v %v", job, err)
+	}
+	if job, err = en.Run(ctx, b.edition); err != nil || job.State != digest.SendDone || job.Sent != 55 {
+		t.Fatalf("after the catch-up: %+v %v", job, err)
+	}
+	b.checkOnce(t, 55, nil)
+	if n := len(b.smtp.Messages()); n != 55 {
+		t.Errorf("%d messages, want 55", n)
+	}
+	job, err = en.StartJob(ctx, b.edition, false)
+	if err != nil || job.State != digest.SendDone || job.CatchUp != 0 {
+		t.Fatalf("nobody joined since: %+v %v", job, err)
+	}
+
+	empty := newBench(t, 0)
+	if _, err := empty.engine("a", mailer.EngineOptions{}).StartJob(ctx, empty.edition, false); !errors.Is(err, digest.ErrNoAudience) {
+		t.Errorf("no active subscriber: %v", err)
+	}
+	if _, err := empty.store.SendJob(ctx, empty.edition.ID); !errors.Is(err, digest.ErrNotFound) {
+		t.Errorf("a job was made for nobody: %v", err)
+	}
 }

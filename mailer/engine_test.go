@@ -43,13 +43,13 @@ type bench struct {
 	digestF func(digest.Edition) (*mailer.Digest, error)
 }
 
-func newBench(t *testing.T, subscribers int) *bench {
+func newBench(t testing.TB, subscribers int) *bench {
 	t.Helper()
 	rdb, prefix := redistest.Client(t)
 	return newBenchOn(t, store.New(rdb, store.Options{Prefix: prefix, WaitReplicas: redistest.Replicas()}), subscribers)
 }
 
-func newBenchOn(t *testing.T, st *store.Store, subscribers int) *bench {
+func newBenchOn(t testing.TB, st *store.Store, subscribers int) *bench {
 	t.Helper()
 	ctx := context.Background()
 	var subs []digest.Subscriber

@@ -139,3 +139,56 @@ func TestSharedSendSurvivesKill9(t *testing.T) {
 	}
 	t.Logf("killed the third at %d messages; %d duplicates; %s", killedAt, dups, strings.Join(shares, ", "))
 }
+
+// TestSendCatchUpCLI: with no active subscriber, send makes no job and
+// says so; a done edition sent again goes to those who joined since and
+// says how many; with nobody new, it says there is nothing to send. The
+// API's send says the same.
+func TestSendCatchUpCLI(t *testing.T) {
+	mail, env := newStackEnv(t)
+	c := &cli{env: env}
+	ctx := context.Background()
+	if code := c.run(ctx, "build", "--date", "2026-11-21"); code != 0 {
+		t.Fatal(c.stderr.String())
+	}
+	if code := c.run(ctx, "send"); code != 0 || !strings.Contains(c.stdout.String(), "no active subscriber: nothing sent, no send job made") {
+		t.Fatalf("send to nobody: %d\n%s\n%s", code, c.stdout.String(), c.stderr.String())
+	}
+	s := startStackWith(t, mail, env)
+	var out map[string]any
+	if code := s.admin(t, "POST", "/api/editions/2026-11-21/send", "", nil, &out); code != http.StatusConflict ||
+		!strings.Contains(fmt.Sprint(out["error"]), "no active subscriber") {
+		t.Errorf("API send to nobody: %d %v", code, out)
+	}
+	addActive(t, env, 3)
+	if code := c.run(ctx, "send"); code != 0 || !strings.Contains(c.stdout.String(), "done — sent 3") {
+		t.Fatalf("send: %d\n%s", code, c.stdout.String())
+	}
+	c.stdout.Reset()
+	if code := c.run(ctx, "send"); code != 0 || !strings.Contains(c.stdout.String(), "no active subscriber joined since: nothing to send") {
+		t.Fatalf("send again: %d\n%s", code, c.stdout.String())
+	}
+	for _, email := range []string{"late1@example.com", "late2@example.com"} {
+		if code := c.run(ctx, "subscribers", "add", email, "--status", "active"); code != 0 {
+			t.Fatal(c.stderr.String())
+		}
+	}
+	c.stdout.Reset()
+	if code := c.run(ctx, "send"); code != 0 || !strings.Contains(c.stdout.String(), "sent to the 2 active subscriber(s) who joined since") ||
+		!strings.Contains(c.stdout.String(), "done — sent 5") {
+		t.Fatalf("send after two joined: %d\n%s", code, c.stdout.String())
+	}
+	if n := len(mail.Messages()); n != 5 {
+		t.Errorf("%d messages, want 5 (3, then the 2 who joined)", n)
+	}
+	for to, n := range mail.Recipients() {
+		if n != 1 {
+			t.Errorf("%s got %d messages", to, n)
+		}
+	}
+	out = nil
+	if code := s.admin(t, "POST", "/api/editions/2026-11-21/send", "", nil, &out); code != http.StatusAccepted ||
+		!strings.Contains(fmt.Sprint(out["message"]), "no active subscriber joined since") {
+		t.Errorf("API send again: %d %v", code, out)
+	}
+}
