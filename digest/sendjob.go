@@ -43,8 +43,8 @@ type SendJob struct {
 	RetryUntil            time.Time // temporary failures are tried again until then
 	// The audience is cut into chunks of ChunkSize subscriber ids (1 …
 	// MaxID) that any sender claims with a lease, sends and marks done.
-	MaxID, ChunkSize     int64
-	Chunks, ChunksDone   int64
+	MaxID, ChunkSize   int64
+	Chunks, ChunksDone int64
 	// CatchUp is how many active subscribers not yet in the ledger the
 	// last send of the job once done took in (those who joined since).
 	CatchUp int64
