@@ -186,6 +186,16 @@ func TestSendCatchUpCLI(t *testing.T) {
 			t.Errorf("%s got %d messages", to, n)
 		}
 	}
+	var status struct {
+		State      string
+		CatchUp    int64 `json:"catch_up"`
+		ChunkCount int64 `json:"chunks"`
+		ChunkDone  int64 `json:"chunks_done"`
+	}
+	if code := s.admin(t, "GET", "/api/editions/2026-11-21/send", "", nil, &status); code != 200 || status.State != "done" ||
+		status.CatchUp != 2 || status.ChunkCount < 1 || status.ChunkDone != status.ChunkCount {
+		t.Errorf("GET send: %d %+v", code, status)
+	}
 	out = nil
 	if code := s.admin(t, "POST", "/api/editions/2026-11-21/send", "", nil, &out); code != http.StatusAccepted ||
 		!strings.Contains(fmt.Sprint(out["message"]), "no active subscriber joined since") {
