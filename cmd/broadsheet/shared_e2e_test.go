@@ -38,7 +38,7 @@ func startServeProcess(t *testing.T, env map[string]string, mail *smtptest.Serve
 		_ = cmd.Wait()
 	})
 	url := "http://" + addr + "/"
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get(url + "readyz")
 		if err == nil {
@@ -48,7 +48,7 @@ func startServeProcess(t *testing.T, env map[string]string, mail *smtptest.Serve
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("serve not ready within 20s: %v\n%s", err, stderr.String())
+			t.Fatalf("serve not ready within 60s: %v\n%s", err, stderr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -91,10 +91,11 @@ func TestSharedSendSurvivesKill9(t *testing.T) {
 		}
 		return n
 	}
-	deadline := time.Now().Add(60 * time.Second)
+	// Generous: under -race on a busy machine 20,000 messages are slow.
+	deadline := time.Now().Add(5 * time.Minute)
 	for total() < subscribers/4 || len(mails[2].Messages()) == 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d messages sent in 60s (the third instance %d)", total(), len(mails[2].Messages()))
+			t.Fatalf("%d messages sent in 5 minutes (the third instance %d)", total(), len(mails[2].Messages()))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -105,7 +106,7 @@ func TestSharedSendSurvivesKill9(t *testing.T) {
 	killedAt := total()
 	for job.State != "done" {
 		if time.Now().After(deadline) {
-			t.Fatalf("the job was not done 60s after the send started: %+v", job)
+			t.Fatalf("the job was not done 5 minutes after the send started: %+v", job)
 		}
 		time.Sleep(100 * time.Millisecond)
 		first.admin(t, "GET", "/api/editions/"+day+"/send", "", nil, &job)
