@@ -81,6 +81,9 @@ func (c *Composer) Compose(m Message) (*gomail.Msg, error) {
 	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
 	from := c.from
 	msg.FromMailAddress(&from)
+	if m.EnvelopeFrom != "" {
+		msg.EnvelopeFromMailAddress(&mail.Address{Address: m.EnvelopeFrom})
+	}
 	msg.ToMailAddress(to)
 	// Already encoded: go-mail's own encoding leaves ASCII alone.
 	msg.Subject(subject)

@@ -28,6 +28,19 @@ type DigestConfig struct {
 	MessageIDKey []byte
 	// DKIM, when set, signs every message.
 	DKIM *DKIM
+	// ReturnPaths, when set, gives each subscriber's message its own
+	// envelope sender (VERP) and List-Unsubscribe mailto: address, which
+	// then replaces UnsubscribeMailbox.
+	ReturnPaths ReturnPaths
+}
+
+// ReturnPaths mints the addresses that reports about a subscriber's
+// message come back to: bounces+TAG@…, unsubscribe+TAG@…. An empty answer
+// means none (the sender's address; no mailto:). feedback.Addresses meets
+// it.
+type ReturnPaths interface {
+	ReturnPath(subscriber int64, edition string) string
+	UnsubscribeAddress(subscriber int64, edition string) string
 }
 
 // Recipient is one subscriber as a digest message needs them.
@@ -60,6 +73,7 @@ type Digest struct {
 	now      func() time.Time
 	idKey    []byte
 	mailto   string // List-Unsubscribe's second URI, or ""
+	paths    ReturnPaths
 	dkim     *DKIM
 	rendered templates.RenderedMail
 
@@ -87,13 +101,13 @@ func NewDigest(c *Composer, mails *templates.EditionMail, e digest.Edition, cfg 
 	if len(cfg.Site.Base.String()) > 500 {
 		return nil, fmt.Errorf("mailer: digest of edition %s: the base URL is longer than 500 bytes", e.ID)
 	}
-	d := &Digest{edition: e.ID, from: c.from.Address, domain: c.domain, now: c.now, idKey: cfg.MessageIDKey, dkim: cfg.DKIM}
+	d := &Digest{edition: e.ID, from: c.from.Address, domain: c.domain, now: c.now, idKey: cfg.MessageIDKey, dkim: cfg.DKIM, paths: cfg.ReturnPaths}
 	if d.idKey == nil {
 		d.idKey = []byte(cfg.Site.Base.String())
 	}
-	switch mb := cfg.UnsubscribeMailbox; mb {
-	case "-":
-	case "":
+	switch mb := cfg.UnsubscribeMailbox; {
+	case cfg.ReturnPaths != nil, mb == "-":
+	case mb == "":
 		d.mailto = "mailto:unsubscribe@" + c.domain + "?subject=unsubscribe"
 	default:
 		if err := validateRecipient(mb); err != nil || !isASCII(mb) || strings.ContainsAny(mb, "?%<>,") {
@@ -194,6 +208,17 @@ func (d *Digest) EditionID() string { return d.edition }
 
 // From returns the bare sender address, the envelope's MAIL FROM.
 func (d *Digest) From() string { return d.from }
+
+// EnvelopeFrom returns the envelope sender of subscriber's message: its
+// own return path with ReturnPaths, else From.
+func (d *Digest) EnvelopeFrom(subscriber int64) string {
+	if d.paths != nil {
+		if rp := d.paths.ReturnPath(subscriber, d.edition); rp != "" {
+			return rp
+		}
+	}
+	return d.from
+}
 
 // Subject returns the subject line, decoded.
 func (d *Digest) Subject() string { return d.rendered.Subject }
@@ -297,6 +322,15 @@ func (d *Digest) AppendMessage(dst []byte, r Recipient) ([]byte, error) {
 		dst = append(dst, ",\r\n <"...)
 		dst = append(dst, d.mailto...)
 		dst = append(dst, '>')
+	} else if d.paths != nil {
+		if mb := d.paths.UnsubscribeAddress(r.ID, d.edition); mb != "" {
+			if !isASCII(mb) || strings.ContainsAny(mb, "?%<>, \r\n") {
+				return dst[:start], fmt.Errorf("mailer: message to %q: %w", r.Email, invalid("the unsubscribe address %q is not a bare ASCII address", mb))
+			}
+			dst = append(dst, ",\r\n <mailto:"...)
+			dst = append(dst, mb...)
+			dst = append(dst, "?subject=unsubscribe>"...)
+		}
 	}
 	dst = append(dst, "\r\n"...)
 

@@ -303,7 +303,7 @@ func (r *run) worker(ctx context.Context) {
 			// message without our knowing, and it would go out twice. The
 			// connection's timeouts bound it.
 			start := time.Now()
-			err = conn.Send(context.WithoutCancel(ctx), r.d.From(), sub.Email, msg)
+			err = conn.Send(context.WithoutCancel(ctx), r.d.EnvelopeFrom(sub.ID), sub.Email, msg)
 			took = time.Since(start)
 		}
 		label := r.outcome(ctx, sub, err)

@@ -23,6 +23,9 @@ type Message struct {
 	// writes itself (From, To, Cc, Bcc, Subject, Date, Message-ID,
 	// MIME-Version, Content-*).
 	Headers map[string]string
+	// EnvelopeFrom, when set, is the envelope sender (MAIL FROM) in place
+	// of the From address: a return path that names the recipient (VERP).
+	EnvelopeFrom string
 }
 
 // ErrInvalidMessage is wrapped by the error of every message Compose
@@ -37,6 +40,11 @@ const maxLineLength = 998
 func (m Message) validate() error {
 	if err := validateRecipient(m.To); err != nil {
 		return err
+	}
+	if m.EnvelopeFrom != "" {
+		if addr, err := mail.ParseAddress(m.EnvelopeFrom); err != nil || addr.Name != "" || addr.Address != m.EnvelopeFrom || !isASCII(m.EnvelopeFrom) {
+			return invalid("the envelope sender %q is not a bare ASCII address", m.EnvelopeFrom)
+		}
 	}
 	if hasLineBreak(m.ToName) {
 		return invalid("the recipient's name contains a line break")
