@@ -1,0 +1,102 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/broadsheet-news/broadsheet/digest"
+	"github.com/broadsheet-news/broadsheet/store"
+)
+
+func TestRecordFeedback(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, 0)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	ev := func(id int64, kind, edition string, at time.Time) digest.FeedbackEvent {
+		return digest.FeedbackEvent{Subscriber: id, Email: fmt.Sprintf("r%d@example.org", id), Edition: edition, Kind: kind,
+			Diagnostic: "Status 4.0.0", Source: "inbound", At: at}
+	}
+	window := 15 * 24 * time.Hour
+	// Three soft bounces of subscriber 1 for three editions; the same
+	// report again is not fresh and not counted twice.
+	for i, day := range []string{"2026-11-25", "2026-11-26", "2026-11-26", "2026-11-27"} {
+		fresh, soft, err := s.RecordFeedback(ctx, ev(1, "soft", day, now.Add(time.Duration(i)*time.Second)), day, window)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantFresh, wantSoft := i != 2, []int{1, 2, 2, 3}[i]
+		if fresh != wantFresh || soft != wantSoft {
+			t.Errorf("report %d: fresh %v soft %d, want %v %d", i, fresh, soft, wantFresh, wantSoft)
+		}
+	}
+	// A soft bounce older than the window is not counted later; those of
+	// another subscriber are not either.
+	if _, soft, _ := s.RecordFeedback(ctx, ev(2, "soft", "2026-10-01", now.Add(-20*24*time.Hour)), "2026-10-01", window); soft != 1 {
+		t.Errorf("an old soft bounce counts %d at its time", soft)
+	}
+	if _, soft, _ := s.RecordFeedback(ctx, ev(2, "soft", "2026-11-27", now), "2026-11-27", window); soft != 1 {
+		t.Errorf("subscriber 2 has %d soft bounces in the window, want 1", soft)
+	}
+	if fresh, _, _ := s.RecordFeedback(ctx, ev(2, "complaint", "2026-11-27", now), "2026-11-27", window); !fresh {
+		t.Error("a complaint about a soft-bounced edition is not fresh")
+	}
+
+	recent, err := s.RecentFeedback(ctx, 1)
+	if err != nil || len(recent) != 3 || recent[0].Edition != "2026-11-27" || recent[0].Kind != "soft" || !recent[0].At.Equal(now.Add(3*time.Second)) {
+		t.Fatalf("recent: %+v %v", recent, err)
+	}
+
+	all, next, err := s.FeedbackEvents(ctx, "", "", 100)
+	if err != nil || len(all) != 6 || next != "" {
+		t.Fatalf("events: %d %q %v", len(all), next, err)
+	}
+	if all[0].Kind != "complaint" || all[0].Subscriber != 2 || all[len(all)-1].Edition != "2026-11-25" {
+		t.Errorf("not newest first: %+v", all)
+	}
+	// Pages of two, by kind.
+	var got []digest.FeedbackEvent
+	cursor := ""
+	for {
+		page, next, err := s.FeedbackEvents(ctx, "soft", cursor, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, page...)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if len(got) != 5 {
+		t.Errorf("soft events paged: %d, want 5", len(got))
+	}
+	if _, _, err := s.FeedbackEvents(ctx, "", "nonsense", 2); !errors.Is(err, store.ErrBadCursor) {
+		t.Errorf("bad cursor: %v", err)
+	}
+	if _, _, err := s.RecordFeedback(ctx, digest.FeedbackEvent{Kind: "soft"}, "x", window); err == nil {
+		t.Error("an event without a subscriber was kept")
+	}
+}
+
+func TestEditionFeedback(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, 0)
+	for _, o := range []string{"bounced", "bounced", "complained"} {
+		if err := s.CountEditionFeedback(ctx, "2026-11-27", o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CountEditionFeedback(ctx, "", "bounced"); err != nil {
+		t.Fatal(err)
+	}
+	b, c, err := s.EditionFeedback(ctx, "2026-11-27")
+	if err != nil || b != 2 || c != 1 {
+		t.Errorf("got %d %d %v, want 2 1", b, c, err)
+	}
+	if b, c, _ := s.EditionFeedback(ctx, "2026-11-26"); b != 0 || c != 0 {
+		t.Errorf("another edition: %d %d", b, c)
+	}
+}
