@@ -68,7 +68,7 @@ type Consent struct {
 	ConfirmedAt  time.Time
 	ConfirmIP    string
 	LeftAt       time.Time
-	LeftHow      string // "one-click", "link", "preferences", "admin", "bounce", "complaint"
+	LeftHow      string // "one-click", "link", "preferences", "admin", "bounce", "complaint", "mailto"
 }
 
 // MaxEmailLength is the longest address accepted, in bytes (RFC 5321's path

@@ -99,7 +99,7 @@ func encodeConsent(c *digest.Consent) []byte {
 // at the end only: the byte is the index.
 func consentSources() []string { return []string{"form", "import", "admin"} }
 func leaveReasons() []string {
-	return []string{"one-click", "link", "preferences", "admin", "bounce", "complaint"}
+	return []string{"one-click", "link", "preferences", "admin", "bounce", "complaint", "mailto"}
 }
 
 // decodeConsent unpacks a consent record into c and returns the id of its
