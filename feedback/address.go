@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,18 +22,24 @@ import (
 // bounce address (bounces@news.example.com) with a tag in the envelope
 // sender of every mail (bounces+TAG@news.example.com, VERP), and the
 // unsubscribe address (unsubscribe@…) with a tag in each subscriber's
-// List-Unsubscribe mailto:. mailer.ReturnPaths is met by it.
+// List-Unsubscribe mailto:. mailer.ReturnPaths is met by it. Tags name
+// the day they are minted (the sending day): now is the clock (time.Now
+// when nil).
 type Addresses struct {
 	bounceLocal, bounceDomain string // lower-case
 	unsubLocal, unsubDomain   string // "" when mailto: unsubscribes are off
 	tags                      *subscription.Signer
+	now                       func() time.Time
 }
 
 // NewAddresses returns the Addresses around bounce (a bare address such as
 // bounces@news.example.com) and unsubscribe ("" for unsubscribe@ the bounce
 // domain; "-" for no mailto: unsubscribes).
-func NewAddresses(bounce, unsubscribe string, tags *subscription.Signer) (*Addresses, error) {
-	a := &Addresses{tags: tags}
+func NewAddresses(bounce, unsubscribe string, tags *subscription.Signer, now func() time.Time) (*Addresses, error) {
+	if now == nil {
+		now = time.Now
+	}
+	a := &Addresses{tags: tags, now: now}
 	var err error
 	if a.bounceLocal, a.bounceDomain, err = splitBase(bounce); err != nil {
 		return nil, fmt.Errorf("feedback: the bounce address: %w", err)
@@ -72,7 +79,7 @@ func splitBase(addr string) (local, domain string, err error) {
 }
 
 // maxTag is the longest tag SignTag writes for a subscriber id below 2^62.
-const maxTag = 36
+const maxTag = 40
 
 // Bounce returns the bare bounce address.
 func (a *Addresses) Bounce() string { return a.bounceLocal + "@" + a.bounceDomain }
@@ -104,8 +111,9 @@ func (a *Addresses) UnsubscribeAddress(subscriber int64, edition string) string 
 // mail to subscriber sent at sent.
 func (a *Addresses) ConfirmationReturnPath(subscriber int64, sent time.Time) string {
 	y, m, d := sent.UTC().Date()
+	day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 	tag := a.tags.SignTag(subscription.TagBounce, subscription.Tag{Subscriber: subscriber,
-		Day: time.Date(y, m, d, 0, 0, 0, 0, time.UTC), Confirmation: true})
+		Day: day, Confirmation: true, Sent: day})
 	if tag == "" {
 		return a.Bounce()
 	}
@@ -117,7 +125,7 @@ func (a *Addresses) tagged(purpose subscription.TagPurpose, local, domain string
 	if err != nil {
 		return local + "@" + domain
 	}
-	tag := a.tags.SignTag(purpose, subscription.Tag{Subscriber: subscriber, Day: day})
+	tag := a.tags.SignTag(purpose, subscription.Tag{Subscriber: subscriber, Day: day, Sent: a.now()})
 	if tag == "" {
 		return local + "@" + domain
 	}
@@ -142,4 +150,25 @@ func (a *Addresses) Match(rcpt string) (purpose subscription.TagPurpose, tag str
 		return subscription.TagUnsubscribe, tag, true
 	}
 	return 0, "", false
+}
+
+// ParseSoftLimit reads --soft-bounce-limit: "3/15d" (3 soft bounces within
+// 15 days) or "3/360h".
+func ParseSoftLimit(s string) (int, time.Duration, error) {
+	n, w, ok := strings.Cut(s, "/")
+	limit, err := strconv.Atoi(n)
+	if !ok || err != nil || limit < 1 || limit > 100 {
+		return 0, 0, fmt.Errorf("%q is not N/WINDOW like 3/15d (N from 1 to 100)", s)
+	}
+	var window time.Duration
+	if days, ok := strings.CutSuffix(w, "d"); ok {
+		d, err := strconv.Atoi(days)
+		if err != nil || d < 1 || d > 85 {
+			return 0, 0, fmt.Errorf("%q: the window must be from 1d to 85d", s)
+		}
+		window = time.Duration(d) * 24 * time.Hour
+	} else if window, err = time.ParseDuration(w); err != nil || window < time.Hour || window > maxTagAge {
+		return 0, 0, fmt.Errorf("%q: the window must be a duration from 1h to 85d", s)
+	}
+	return limit, window, nil
 }

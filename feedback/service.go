@@ -18,6 +18,9 @@ type Store interface {
 	CountEditionFeedback(ctx context.Context, edition, outcome string) error
 	Subscriber(ctx context.Context, id int64) (digest.Subscriber, error)
 	SubscriberByEmail(ctx context.Context, email string) (digest.Subscriber, error)
+	FeedbackEvents(ctx context.Context, kind, cursor string, limit int) ([]digest.FeedbackEvent, string, error)
+	RecentFeedback(ctx context.Context, id int64) ([]digest.FeedbackEvent, error)
+	EditionFeedback(ctx context.Context, edition string) (bounced, complained int64, err error)
 }
 
 // Applier changes a subscriber's status. subscription.Service meets it.
@@ -32,7 +35,8 @@ type Observer interface {
 
 // Config configures a Service.
 type Config struct {
-	// Addresses are the bounce and unsubscribe addresses.
+	// Addresses are the bounce and unsubscribe addresses (nil without
+	// --bounce-address: then mail names nobody, and only webhooks apply).
 	Addresses *Addresses
 	// Tags verifies the tags in them (the links' signer).
 	Tags *subscription.Signer
@@ -125,12 +129,15 @@ func (s *Service) HandleMail(ctx context.Context, source, rcpt string, msg io.Re
 	if tag.Confirmation {
 		ref = "confirm:" + tag.Day.Format(digest.DayLayout)
 	}
-	return s.apply(ctx, log, tag.Subscriber, tag.Edition(), ref, tag.Day, kind, rep.Diagnostic, source)
+	return s.apply(ctx, log, tag.Subscriber, tag.Edition(), ref, tag.Sent, kind, rep.Diagnostic, source)
 }
 
 // findTag returns the first valid tag among addrs; forged reports that an
 // address carried a tag that did not verify.
 func (s *Service) findTag(addrs []string) (tag subscription.Tag, purpose subscription.TagPurpose, found, forged bool) {
+	if s.cfg.Addresses == nil {
+		return subscription.Tag{}, 0, false, false
+	}
 	for _, a := range addrs {
 		p, raw, ok := s.cfg.Addresses.Match(a)
 		if !ok || raw == "" {
@@ -147,12 +154,13 @@ func (s *Service) findTag(addrs []string) (tag subscription.Tag, purpose subscri
 }
 
 // apply checks that the report may change subscriber id, records it and
-// changes the subscriber. day is the mail's day (zero when not known).
-func (s *Service) apply(ctx context.Context, log *slog.Logger, id int64, edition, ref string, day time.Time, kind Kind, diagnostic, source string) error {
+// changes the subscriber. sent is the day the mail went out (zero when not
+// known).
+func (s *Service) apply(ctx context.Context, log *slog.Logger, id int64, edition, ref string, sent time.Time, kind Kind, diagnostic, source string) error {
 	now := s.cfg.Now().UTC()
 	log = log.With(slog.Int64("subscriber", id), slog.String("kind", string(kind)))
-	if !day.IsZero() && kind != Unsubscribe && now.Sub(day) > maxTagAge {
-		log.Info("Ignoring a report about mail older than the reports kept", slog.String("day", day.Format(digest.DayLayout)))
+	if !sent.IsZero() && kind != Unsubscribe && now.Sub(sent) > maxTagAge {
+		log.Info("Ignoring a report about mail older than the reports kept", slog.String("sent", sent.Format(digest.DayLayout)))
 		return nil
 	}
 	sub, err := s.store.Subscriber(ctx, id)
@@ -163,7 +171,7 @@ func (s *Service) apply(ctx context.Context, log *slog.Logger, id int64, edition
 	if err != nil {
 		return fmt.Errorf("feedback: %w", err)
 	}
-	if !day.IsZero() && !sub.Consent.SubscribedAt.IsZero() && day.Before(sub.Consent.SubscribedAt.UTC().Truncate(24*time.Hour).AddDate(0, 0, -1)) {
+	if !sent.IsZero() && !sub.Consent.SubscribedAt.IsZero() && sent.Before(sub.Consent.SubscribedAt.UTC().Truncate(24*time.Hour).AddDate(0, 0, -1)) {
 		// Mail sent before the subscriber (re)subscribed: a replay of an
 		// old report must not undo a new double opt-in.
 		log.Info("Ignoring a report about mail sent before the subscriber subscribed again")

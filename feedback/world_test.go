@@ -101,7 +101,7 @@ func newWorld(t *testing.T, subscribers int) *world {
 	logger := slog.New(slog.NewTextHandler(w.logs, nil))
 	base, _ := url.Parse("https://news.example.com/")
 	w.subs = subscription.New(st, nil, w.signer, subscription.Config{Title: "Test", BaseURL: base}, time.Now, logger)
-	if w.addrs, err = feedback.NewAddresses("bounces@news.example.com", "", w.signer); err != nil {
+	if w.addrs, err = feedback.NewAddresses("bounces@news.example.com", "", w.signer, nil); err != nil {
 		t.Fatal(err)
 	}
 	w.svc = feedback.NewService(st, w.subs, feedback.Config{Addresses: w.addrs, Tags: w.signer, Observer: w.metrics, Logger: logger})

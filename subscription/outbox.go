@@ -82,7 +82,11 @@ func (s *Service) deliver(ctx context.Context, job string) bool {
 		s.logger.Error("Unable to render the confirmation mail", slog.Any("error", err))
 		return false
 	}
-	err = s.mail.Send(ctx, mailer.Message{To: sub.Email, ToName: sub.Name, Subject: subject, Text: text, HTML: html})
+	msg := mailer.Message{To: sub.Email, ToName: sub.Name, Subject: subject, Text: text, HTML: html}
+	if s.cfg.ReturnPath != nil {
+		msg.EnvelopeFrom = s.cfg.ReturnPath(sub.ID, s.now())
+	}
+	err = s.mail.Send(ctx, msg)
 	var se *mailer.SMTPError
 	switch {
 	case err == nil:

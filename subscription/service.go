@@ -62,6 +62,10 @@ type Config struct {
 	// RenderConfirmation renders the confirmation mail's subject, text and
 	// HTML.
 	RenderConfirmation func(ConfirmationMail) (subject, text, html string, err error)
+	// ReturnPath, when set, is the envelope sender of subscriber's
+	// confirmation mail sent at the time given (a VERP address, so that
+	// its bounce comes back naming the subscriber); nil: the From address.
+	ReturnPath func(subscriber int64, sent time.Time) string
 }
 
 // Service runs the subscriber use cases.

@@ -33,6 +33,9 @@ type Tag struct {
 	Day time.Time
 	// Confirmation: the tag was in a confirmation mail, not an edition.
 	Confirmation bool
+	// Sent is the day the mail was sent (UTC), on or after Day: an old
+	// edition may be sent late.
+	Sent time.Time
 }
 
 // Edition returns the edition the tag was sent with ("" for a
@@ -49,7 +52,7 @@ var tagEpoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 
 const (
 	tagMACSize = 8  // 64 bits: a forger gets one guess per report sent
-	maxTagLen  = 40 // base32 of at most 1+3+9+8 bytes
+	maxTagLen  = 40 // base32 of at most 1+3+3+9+8 bytes
 )
 
 var tagEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
@@ -61,6 +64,10 @@ func (s *Signer) SignTag(purpose TagPurpose, t Tag) string {
 	if t.Subscriber <= 0 || day < 0 || day >= 1<<20 {
 		return ""
 	}
+	late := uint64(0)
+	if d := t.Sent.UTC().Sub(t.Day.UTC()).Hours() / 24; d > 0 && d < 1<<20 {
+		late = uint64(d)
+	}
 	k := s.keys[0]
 	field := uint64(day) << 1
 	if t.Confirmation {
@@ -68,6 +75,7 @@ func (s *Signer) SignTag(purpose TagPurpose, t Tag) string {
 	}
 	payload := []byte{k.id}
 	payload = binary.AppendUvarint(payload, field)
+	payload = binary.AppendUvarint(payload, late)
 	payload = binary.AppendUvarint(payload, uint64(t.Subscriber))
 	return tagEncoding.EncodeToString(append(payload, tagMAC(k.secret, purpose, payload)...))
 }
@@ -85,7 +93,7 @@ func (s *Signer) VerifyTag(purpose TagPurpose, tag string) (Tag, error) {
 		}
 	}
 	raw, err := tagEncoding.DecodeString(string(b))
-	if err != nil || len(raw) < 1+1+1+tagMACSize || tagEncoding.EncodeToString(raw) != string(b) {
+	if err != nil || len(raw) < 1+1+1+1+tagMACSize || tagEncoding.EncodeToString(raw) != string(b) {
 		return Tag{}, ErrInvalidToken
 	}
 	payload, sig := raw[:len(raw)-tagMACSize], raw[len(raw)-tagMACSize:]
@@ -102,11 +110,16 @@ func (s *Signer) VerifyTag(purpose TagPurpose, tag string) (Tag, error) {
 	if n <= 0 {
 		return Tag{}, ErrInvalidToken
 	}
-	id, m := binary.Uvarint(payload[1+n:])
-	if m <= 0 || 1+n+m != len(payload) || id == 0 || id > 1<<62 || field >= 1<<21 {
+	late, l := binary.Uvarint(payload[1+n:])
+	if l <= 0 {
 		return Tag{}, ErrInvalidToken
 	}
-	return Tag{Subscriber: int64(id), Day: tagEpoch.AddDate(0, 0, int(field>>1)), Confirmation: field&1 == 1}, nil
+	id, m := binary.Uvarint(payload[1+n+l:])
+	if m <= 0 || 1+n+l+m != len(payload) || id == 0 || id > 1<<62 || field >= 1<<21 || late >= 1<<20 {
+		return Tag{}, ErrInvalidToken
+	}
+	day := tagEpoch.AddDate(0, 0, int(field>>1))
+	return Tag{Subscriber: int64(id), Day: day, Confirmation: field&1 == 1, Sent: day.AddDate(0, 0, int(late))}, nil
 }
 
 func tagMAC(secret []byte, purpose TagPurpose, payload []byte) []byte {

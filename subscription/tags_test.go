@@ -11,12 +11,12 @@ func TestTagRoundTrip(t *testing.T) {
 	s := mustSigner(t, "first-secret-0123456789")
 	day := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
 	for _, want := range []Tag{
-		{Subscriber: 1, Day: day},
-		{Subscriber: 123456789, Day: day, Confirmation: true},
-		{Subscriber: 1 << 40, Day: tagEpoch},
+		{Subscriber: 1, Day: day, Sent: day},
+		{Subscriber: 123456789, Day: day, Confirmation: true, Sent: day},
+		{Subscriber: 1 << 40, Day: tagEpoch, Sent: day},
 	} {
 		for _, p := range []TagPurpose{TagBounce, TagUnsubscribe} {
-			tag := s.SignTag(p, want)
+			tag := s.SignTag(p, Tag{Subscriber: want.Subscriber, Day: want.Day, Confirmation: want.Confirmation, Sent: want.Sent.Add(13 * time.Hour)})
 			if tag != strings.ToLower(tag) || len(tag) > maxTagLen || strings.ContainsAny(tag, "+=-_") {
 				t.Errorf("tag %q is not short lower-case base32", tag)
 			}
@@ -34,8 +34,12 @@ func TestTagRoundTrip(t *testing.T) {
 	if got := (Tag{Subscriber: 1, Day: day, Confirmation: true}).Edition(); got != "" {
 		t.Errorf("a confirmation's edition %q", got)
 	}
-	// A day for each subscriber in 2026 fits in 23 characters.
-	if tag := s.SignTag(TagBounce, Tag{Subscriber: 1 << 20, Day: day}); len(tag) > 23 {
+	// A mail sent before its day (zero Sent) counts as sent on its day.
+	if got, _ := s.VerifyTag(TagBounce, s.SignTag(TagBounce, Tag{Subscriber: 1, Day: day})); !got.Sent.Equal(day) {
+		t.Errorf("sent %v", got.Sent)
+	}
+	// A day for each subscriber in 2026 fits in 24 characters.
+	if tag := s.SignTag(TagBounce, Tag{Subscriber: 1 << 20, Day: day, Sent: day}); len(tag) > 24 {
 		t.Errorf("tag %q is %d characters", tag, len(tag))
 	}
 }

@@ -50,6 +50,8 @@ type subscriberJSON struct {
 	Format        string      `json:"format"`
 	ConfirmSentAt string      `json:"confirm_sent_at,omitempty"`
 	Consent       consentJSON `json:"consent"`
+	// Feedback: the last reports about this subscriber (GET one only).
+	Feedback []eventJSON `json:"feedback,omitempty"`
 }
 
 type consentJSON struct {
@@ -126,7 +128,16 @@ func (s *Server) getSubscriber(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toJSON(sub))
+	out := toJSON(sub)
+	if s.feedback != nil {
+		evs, err := s.feedback.Recent(r.Context(), sub.ID)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		out.Feedback = eventsJSON(evs)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 type addInput struct {

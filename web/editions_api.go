@@ -148,7 +148,12 @@ func (s *Server) sendStatus(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, jobJSON(job))
+	out := jobJSON(job)
+	if err := s.addReturned(r.Context(), out, job.Edition); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) controlSend(w http.ResponseWriter, r *http.Request) {

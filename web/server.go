@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/broadsheet-news/broadsheet/digest"
+	"github.com/broadsheet-news/broadsheet/feedback"
 	"github.com/broadsheet-news/broadsheet/feeds"
 	"github.com/broadsheet-news/broadsheet/publish"
 	"github.com/broadsheet-news/broadsheet/subscription"
@@ -48,6 +49,9 @@ type Deps struct {
 	Admin *EditionAdmin
 	// Metrics, when set, counts feed requests and serves /metrics.
 	Metrics Metrics
+	// Feedback, when set, lists the reports that came back (bounces,
+	// complaints) and takes provider webhooks.
+	Feedback *feedback.Service
 	// Ready reports whether the server's dependencies (Redis) answer.
 	Ready func(context.Context) error
 	// Now is the clock of the rate limiter (time.Now when nil).
@@ -68,6 +72,7 @@ type Server struct {
 	now            func() time.Time
 	admin          *EditionAdmin
 	metrics        Metrics
+	feedback       *feedback.Service
 }
 
 // Metrics counts what the server serves and exposes the product's metrics.
@@ -95,6 +100,7 @@ func New(deps Deps, cfg Config) *Server {
 		now:            deps.Now,
 		admin:          deps.Admin,
 		metrics:        deps.Metrics,
+		feedback:       deps.Feedback,
 		links: templates.Links{
 			Base: base, Home: base, Archive: base + "archive",
 			RSS: abs(feeds.RSSFile), Atom: abs(feeds.AtomFile), JSON: abs(feeds.JSONFile),
@@ -136,6 +142,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/subscribers/{email}", s.requireAdmin(s.getSubscriber))
 	mux.HandleFunc("DELETE /api/subscribers/{email}", s.requireAdmin(s.deleteSubscriber))
 	mux.HandleFunc("GET /api/stats", s.requireAdmin(s.stats))
+	if s.feedback != nil {
+		mux.HandleFunc("GET /api/bounces", s.requireAdmin(s.listFeedback))
+	}
 	if s.admin != nil {
 		mux.HandleFunc("POST /api/editions", s.requireAdmin(s.buildEdition))
 		mux.HandleFunc("POST /api/editions/{id}/send", s.requireAdmin(s.startSend))

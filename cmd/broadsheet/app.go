@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/broadsheet-news/broadsheet/digest"
+	"github.com/broadsheet-news/broadsheet/feedback"
 	"github.com/broadsheet-news/broadsheet/mailer"
 	"github.com/broadsheet-news/broadsheet/publish"
 	"github.com/broadsheet-news/broadsheet/store"
@@ -35,6 +36,9 @@ type app struct {
 	digestOf func(digest.Edition) (*mailer.Digest, error)
 	sender   *publish.Sender
 	metrics  *metrics
+	// Reports coming back: set when --bounce-address is.
+	signer    *subscription.Signer
+	addresses *feedback.Addresses
 }
 
 // newApp validates cfg and wires the parts. Close releases them.
@@ -121,7 +125,17 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 		a.Close()
 		return nil, usageErrorf("$BROADSHEET_SECRET: %v", err)
 	}
+	a.signer = signer
+	if err := a.openFeedback(signer); err != nil {
+		a.Close()
+		return nil, err
+	}
+	var returnPath func(int64, time.Time) string
+	if a.addresses != nil {
+		returnPath = a.addresses.ConfirmationReturnPath
+	}
 	a.subs = subscription.New(st, a.mail, signer, subscription.Config{
+		ReturnPath: returnPath,
 		Title: cfg.Title, BaseURL: cfg.baseURL, ConsentText: cfg.ConsentText,
 		RenderConfirmation: func(m subscription.ConfirmationMail) (string, string, string, error) {
 			return mails.Confirmation(templates.ConfirmationData(m))
@@ -145,6 +159,11 @@ func (a *app) openSending() error {
 		return err
 	}
 	digestCfg.MessageIDKey = a.messageIDKey
+	if a.addresses != nil {
+		digestCfg.ReturnPaths = a.addresses
+	} else {
+		digestCfg.UnsubscribeMailbox = "-" // nothing reads it: no mailto:
+	}
 	a.digestOf = func(e digest.Edition) (*mailer.Digest, error) {
 		return mailer.NewDigest(a.composer, editionMails, e, digestCfg)
 	}

@@ -49,10 +49,21 @@ type config struct {
 	SubscribeRate   int
 	TrustProxy      bool
 	ConsentText     string
+	// Reports that come back (feedback/).
+	BounceAddress      string
+	UnsubscribeMailbox string
+	SoftBounceLimit    string
+	InboundListen      string
+	InboundTLSCert     string
+	InboundTLSKey      string
 	// Secrets: from the environment (or a *_FILE it names) only.
 	SMTPURL    string
 	Secrets    []string
 	AdminToken string
+	// BounceMailbox is the IMAP mailbox polled for reports
+	// (imaps://user:pass@host/INBOX).
+	BounceMailbox string
+	Webhooks      webhookSecrets
 
 	// Resolved by validate.
 	baseURL  *url.URL
@@ -147,6 +158,8 @@ func (c *config) siteFlags(f *envFlags) {
 func (c *config) mailFlags(f *envFlags) {
 	f.string(&c.From, "from", "Daily Brief <news@localhost.localdomain>", "sender of every mail, e.g. \"Daily Brief <news@example.com>\"")
 	f.string(&c.ConsentText, "consent-version", "1", "version of the consent text the subscribe form shows, recorded with each subscription")
+	f.string(&c.BounceAddress, "bounce-address", "", "address reports come back to, e.g. bounces@news.example.com: every mail's envelope sender becomes bounces+TAG@… naming its subscriber (VERP), and List-Unsubscribe gets a per-subscriber mailto:; empty: no mailto: and the From address as envelope sender")
+	f.string(&c.UnsubscribeMailbox, "unsubscribe-mailbox", "", `with --bounce-address, the address whose +TAG variants List-Unsubscribe's mailto: names (default unsubscribe@ the bounce domain; "-" for no mailto:)`)
 }
 
 // sendFlags registers what the commands that mail editions need (serve,
@@ -178,6 +191,12 @@ func (c *config) secretsFromEnv(getenv func(string) string) error {
 		return err
 	}
 	if c.AdminToken, err = read("BROADSHEET_ADMIN_TOKEN"); err != nil {
+		return err
+	}
+	if c.BounceMailbox, err = read("BROADSHEET_BOUNCE_MAILBOX"); err != nil {
+		return err
+	}
+	if err := c.Webhooks.fromEnv(read); err != nil {
 		return err
 	}
 	secret, err := read("BROADSHEET_SECRET")

@@ -53,6 +53,7 @@ Usage:
   broadsheet preview  [flags]           print an edition's mail as a subscriber gets it
   broadsheet subscribers add|remove|list|count|import|export
                                         manage subscribers
+  broadsheet bounces  [--kind K]        list the bounces, complaints and mailto: unsubscribes that came back
 
 Run "broadsheet COMMAND --help" for a command's flags. Settings can also be
 set with BROADSHEET_* environment variables (each flag's help names its
@@ -79,6 +80,8 @@ func run(ctx context.Context, args []string, sys stdio) error {
 		return runSend(ctx, rest, sys)
 	case "preview":
 		return runPreview(ctx, rest, sys)
+	case "bounces":
+		return runBounces(ctx, rest, sys)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(sys.stdout, usage)
 		return nil

@@ -25,6 +25,7 @@ type metrics struct {
 	buildTime    prometheus.Histogram
 	feedRequests *prometheus.CounterVec
 	feedCounters map[feedStatus]prometheus.Counter
+	feedback     *prometheus.CounterVec
 }
 
 func newMetrics(st *store.Store) *metrics {
@@ -52,6 +53,10 @@ func newMetrics(st *store.Store) *metrics {
 			Name: "broadsheet_feed_requests_total",
 			Help: "Feed requests by feed (rss, atom, json) and HTTP status.",
 		}, []string{"feed", "status"}),
+		feedback: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "broadsheet_feedback_total",
+			Help: "Reports that came back, by kind (hard, soft, complaint, unsubscribe) and source (inbound, mailbox, webhook:<provider>); replays are not counted.",
+		}, []string{"kind", "source"}),
 	}
 	m.feedCounters = map[feedStatus]prometheus.Counter{}
 	for _, feed := range []string{"rss", "atom", "json"} {
@@ -59,7 +64,7 @@ func newMetrics(st *store.Store) *metrics {
 			m.feedCounters[feedStatus{feed, status}] = m.feedRequests.WithLabelValues(feed, strconv.Itoa(status))
 		}
 	}
-	m.registry.MustRegister(m.messages, m.sendDuration, m.builds, m.buildTime, m.feedRequests,
+	m.registry.MustRegister(m.messages, m.sendDuration, m.builds, m.buildTime, m.feedRequests, m.feedback,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newStoreCollector(st))
 	return m
@@ -71,6 +76,9 @@ func (m *metrics) Message(outcome string, took time.Duration) {
 		m.sendDuration.Observe(took.Seconds())
 	}
 }
+
+// Feedback counts a fresh report (feedback.Observer).
+func (m *metrics) Feedback(kind, source string) { m.feedback.WithLabelValues(kind, source).Inc() }
 
 func (m *metrics) Build(outcome string, took time.Duration) {
 	m.builds.WithLabelValues(outcome).Inc()

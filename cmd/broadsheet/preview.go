@@ -15,20 +15,18 @@ import (
 // mailSettings are the settings of the edition mail (sendFlags registers
 // them for serve, send and preview).
 type mailSettings struct {
-	PostalAddress      string
-	TemplatesDir       string
-	Subject            string
-	UnsubscribeMailbox string
-	DKIMKeyFile        string
-	DKIMSelector       string
-	DKIMDomain         string
+	PostalAddress string
+	TemplatesDir  string
+	Subject       string
+	DKIMKeyFile   string
+	DKIMSelector  string
+	DKIMDomain    string
 }
 
 func (s *mailSettings) flags(f *envFlags) {
 	f.string(&s.PostalAddress, "postal-address", "", `the sender's postal address, printed at the foot of every edition mail (CAN-SPAM and similar laws require one); "\n" separates lines`)
 	f.string(&s.TemplatesDir, "templates-dir", "", "directory whose edition.html and edition.txt replace the embedded mail templates")
 	f.string(&s.Subject, "subject", templates.DefaultSubject, "the edition mail's subject, a Go template: .Title is the publication, .Lead.Title the lead's title, .Date the day written out")
-	f.string(&s.UnsubscribeMailbox, "unsubscribe-mailbox", "", `address of List-Unsubscribe's mailto: (default unsubscribe@ the --from domain; "-" for none)`)
 	f.string(&s.DKIMKeyFile, "dkim-key-file", "", "PEM private key (RSA or Ed25519) signing every edition mail with DKIM; empty: unsigned")
 	f.string(&s.DKIMSelector, "dkim-selector", "", "DKIM selector: the key's public half is published at SELECTOR._domainkey.DOMAIN")
 	f.string(&s.DKIMDomain, "dkim-domain", "", "DKIM signing domain (default: the --from domain)")
@@ -42,8 +40,7 @@ func (s *mailSettings) load(cfg *config, composer *mailer.Composer) (*templates.
 		return nil, mailer.DigestConfig{}, usageErrorf("mail templates (--templates-dir, --subject): %v", err)
 	}
 	dc := mailer.DigestConfig{
-		Site:               templates.MailSite{Title: cfg.Title, Base: cfg.baseURL, PostalAddress: s.PostalAddress},
-		UnsubscribeMailbox: s.UnsubscribeMailbox,
+		Site: templates.MailSite{Title: cfg.Title, Base: cfg.baseURL, PostalAddress: s.PostalAddress},
 	}
 	switch {
 	case s.DKIMKeyFile == "" && (s.DKIMSelector != "" || s.DKIMDomain != ""):

@@ -13,6 +13,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/broadsheet-news/broadsheet/feedback"
 	"github.com/broadsheet-news/broadsheet/publish"
 	"github.com/broadsheet-news/broadsheet/web"
 )
@@ -39,6 +40,7 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	f.bool(&cfg.TrustProxy, "trust-proxy", false, "take the client IP from X-Forwarded-For (only behind a proxy that sets it)")
 	f.string(&cfg.Schedule, "schedule", "0 6 * * *", `cron spec (in --timezone) for building today's edition and sending it; "off" leaves it to an external cron running "broadsheet build" and "broadsheet send"`)
 	f.duration(&cfg.CatchUp, "catch-up", 3*time.Hour, "a scheduled run missed while down is made at start if it was due less than this long ago (later: built, not sent)")
+	cfg.inboundFlags(f)
 	if err := parseFlags(f, args, sys.stdout); err != nil {
 		return err
 	}
@@ -55,12 +57,29 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	if err != nil {
 		return err
 	}
+	if _, _, err := feedback.ParseSoftLimit(cfg.SoftBounceLimit); err != nil {
+		return usageErrorf("--soft-bounce-limit: %v", err)
+	}
 	// Listen before opening Redis, so a taken port fails fast.
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	defer ln.Close()
+	if (cfg.InboundListen != "" || cfg.BounceMailbox != "") && cfg.BounceAddress == "" {
+		return usageErrorf("--inbound-listen and $BROADSHEET_BOUNCE_MAILBOX need --bounce-address (the address reports come back to)")
+	}
+	inboundTLS, err := cfg.inboundTLS()
+	if err != nil {
+		return err
+	}
+	var inbound net.Listener
+	if cfg.InboundListen != "" {
+		if inbound, err = net.Listen("tcp", cfg.InboundListen); err != nil {
+			return fmt.Errorf("listen on %s (--inbound-listen): %w", cfg.InboundListen, err)
+		}
+		defer inbound.Close()
+	}
 
 	a, err := newApp(ctx, &cfg, sys)
 	if err != nil {
@@ -71,6 +90,10 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 		return err
 	}
 	log := a.logger
+	reports, err := a.feedbackService(a.signer)
+	if err != nil {
+		return err
+	}
 	site := publish.NewSite(a.pub, log)
 	src := a.source(sys)
 
@@ -79,6 +102,9 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.store.WatchEditions(ctx, pollEvery, func() { site.Changed(ctx) }) })
 	wg.Go(func() { a.subs.RunOutbox(ctx, outboxEvery) })
+	if inbound != nil {
+		defer startInbound(ctx, reports, inbound, inboundTLS, log)()
+	}
 
 	if err := site.Refresh(ctx); err != nil {
 		return err
@@ -127,7 +153,7 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 
 	srv := &http.Server{
 		Handler: web.New(web.Deps{Site: site, Subscriptions: a.subs, Pages: a.pages, Ready: ready, Logger: log,
-			Metrics: a.metrics,
+			Metrics: a.metrics, Feedback: reports,
 			Admin: &web.EditionAdmin{
 				Build: func(ctx context.Context, day string) (publish.Result, error) {
 					return a.pub.Build(ctx, src, day)

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/broadsheet-news/broadsheet/internal/smtptest"
+)
+
+// TestFeedbackThroughServe: serve with --bounce-address and the inbound
+// listener sends an edition with VERP return paths; a DSN and a mailto:
+// unsubscribe sent to the listener change the subscribers they name,
+// which the admin API, the send job's status, the CLI and the metrics
+// show; a confirmation mail's envelope sender is tagged too.
+func TestFeedbackThroughServe(t *testing.T) {
+	mail, env := newStackEnv(t)
+	addActive(t, env, 4)
+	inbound := freeAddr(t)
+	env["BROADSHEET_BOUNCE_ADDRESS"] = "bounces@news.example.com"
+	s := startStackWith(t, mail, env, "--inbound-listen", inbound)
+
+	var built map[string]any
+	if code := s.admin(t, "POST", "/api/editions", "application/json", strings.NewReader(`{"date":"2026-11-27"}`), &built); code != 201 {
+		t.Fatalf("build: %d %v", code, built)
+	}
+	if code := s.admin(t, "POST", "/api/editions/2026-11-27/send", "", nil, nil); code != 202 {
+		t.Fatalf("send: %d", code)
+	}
+	msgs := mail.WaitFor(t, 4, 10*time.Second)
+	byRcpt := map[string]smtptest.Message{}
+	for _, m := range msgs {
+		byRcpt[m.To[0]] = m
+	}
+	waitJob(t, s, "2026-11-27", "done")
+
+	// A hard bounce for reader1, to its return path.
+	bounced := byRcpt["reader1@example.com"]
+	if !strings.HasPrefix(bounced.From, "bounces+") || !strings.HasSuffix(bounced.From, "@news.example.com") {
+		t.Fatalf("envelope sender %q is not a VERP address", bounced.From)
+	}
+	dsn, err := os.ReadFile(filepath.Join("..", "..", "feedback", "testdata", "rfc3464-c2-user-unknown.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := strings.NewReplacer("owner-ups-mib@CS.UTK.EDU", bounced.From, "\n", "\r\n").Replace(string(dsn))
+	sendTo(t, inbound, bounced.From, report)
+
+	// A mailto: unsubscribe from reader2.
+	lu := byRcpt["reader2@example.com"].Parsed(t).Header.Get("List-Unsubscribe")
+	mailto := regexp.MustCompile(`<mailto:(unsubscribe\+[a-z2-7]+@news\.example\.com)\?subject=unsubscribe>`).FindStringSubmatch(lu)
+	if mailto == nil {
+		t.Fatalf("List-Unsubscribe %q", lu)
+	}
+	sendTo(t, inbound, mailto[1], "From: reader2@example.com\r\nTo: "+mailto[1]+"\r\nSubject: unsubscribe\r\n\r\n")
+
+	for email, want := range map[string]string{"reader0@example.com": "active", "reader1@example.com": "bounced",
+		"reader2@example.com": "unsubscribed", "reader3@example.com": "active"} {
+		if got := s.subscriber(t, email).Status; got != want {
+			t.Errorf("%s is %s, want %s", email, got, want)
+		}
+	}
+	var one struct {
+		Feedback []map[string]string
+	}
+	s.admin(t, "GET", "/api/subscribers/reader1@example.com", "", nil, &one)
+	if len(one.Feedback) != 1 || one.Feedback[0]["kind"] != "hard" || one.Feedback[0]["edition"] != "2026-11-27" || one.Feedback[0]["source"] != "inbound" {
+		t.Errorf("subscriber's feedback: %v", one.Feedback)
+	}
+	var list struct {
+		Events     []map[string]string
+		NextCursor string `json:"next_cursor"`
+	}
+	if code := s.admin(t, "GET", "/api/bounces?kind=hard", "", nil, &list); code != 200 || len(list.Events) != 1 || list.Events[0]["email"] != "reader1@example.com" {
+		t.Errorf("GET /api/bounces?kind=hard: %d %+v", code, list)
+	}
+	if code := s.admin(t, "GET", "/api/bounces?limit=1", "", nil, &list); code != 200 || len(list.Events) != 1 || list.Events[0]["kind"] != "unsubscribe" || list.NextCursor == "" {
+		t.Errorf("GET /api/bounces?limit=1: %d %+v", code, list)
+	}
+	if code := s.admin(t, "GET", "/api/bounces?limit=1&cursor="+list.NextCursor, "", nil, &list); code != 200 || len(list.Events) != 1 || list.Events[0]["kind"] != "hard" {
+		t.Errorf("the next page: %d %+v", code, list)
+	}
+	var apiErr map[string]string
+	if code := s.admin(t, "GET", "/api/bounces?kind=nonsense", "", nil, &apiErr); code != 400 || apiErr["field"] != "kind" {
+		t.Errorf("a bad kind: %d %v", code, apiErr)
+	}
+	if code := s.admin(t, "GET", "/api/bounces?cursor=x", "", nil, &apiErr); code != 400 || apiErr["field"] != "cursor" {
+		t.Errorf("a bad cursor: %d %v", code, apiErr)
+	}
+	var job struct {
+		Returned map[string]int64
+	}
+	s.admin(t, "GET", "/api/editions/2026-11-27/send", "", nil, &job)
+	if job.Returned["bounced"] != 1 || job.Returned["complained"] != 0 {
+		t.Errorf("the job's returned counts: %v", job.Returned)
+	}
+	_, metrics := get(t, s.url+"metrics", "Authorization", "Bearer "+testAdminToken)
+	for _, want := range []string{`broadsheet_feedback_total{kind="hard",source="inbound"} 1`, `broadsheet_feedback_total{kind="unsubscribe",source="inbound"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
+	c := &cli{env: env}
+	out := c.mustRun(t, 0, "bounces", "--kind", "hard")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !strings.Contains(lines[1], "reader1@example.com") || !strings.Contains(lines[1], "2026-11-27") {
+		t.Errorf("broadsheet bounces --kind hard:\n%s", out)
+	}
+	c = &cli{env: env}
+	if code := c.run(context.Background(), "bounces", "--kind", "nonsense"); code != 2 {
+		t.Errorf("bounces --kind nonsense: exit %d", code)
+	}
+
+	// A confirmation mail goes out with a tagged return path too.
+	before := len(mail.Messages())
+	post(t, s.url+"subscribe", formType, form("email", "new@example.com"))
+	got := mail.WaitFor(t, before+1, 10*time.Second)
+	if from := got[before].From; !strings.HasPrefix(from, "bounces+") {
+		t.Errorf("confirmation mail's envelope sender %q", from)
+	}
+}
+
+func waitJob(t *testing.T, s *stack, day, state string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var job jobView
+		s.admin(t, "GET", "/api/editions/"+day+"/send", "", nil, &job)
+		if job.State == state {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s is %q, want %q", day, job.State, state)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func sendTo(t *testing.T, addr, rcpt, msg string) {
+	t.Helper()
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SendMail("", []string{rcpt}, bytes.NewReader([]byte(msg))); err != nil {
+		t.Fatalf("the listener refused a report to %s: %v", rcpt, err)
+	}
+}
+
+func TestFeedbackFlagsRefused(t *testing.T) {
+	_, env := newStackEnv(t)
+	for name, args := range map[string][]string{
+		"listener without a bounce address":   {"serve", "--inbound-listen", "127.0.0.1:0"},
+		"a bad soft-bounce limit":             {"serve", "--bounce-address", "b@example.com", "--soft-bounce-limit", "3"},
+		"a bounce address with a plus":        {"serve", "--bounce-address", "b+x@example.com"},
+		"an unsubscribe mailbox alone":        {"serve", "--unsubscribe-mailbox", "u@example.com"},
+		"a certificate without its key":       {"serve", "--bounce-address", "b@example.com", "--inbound-tls-cert", "x.pem"},
+		"an unreadable certificate":           {"serve", "--bounce-address", "b@example.com", "--inbound-tls-cert", "x.pem", "--inbound-tls-key", "y.pem"},
+		"the same bounce and unsubscribe box": {"serve", "--bounce-address", "b@example.com", "--unsubscribe-mailbox", "b@example.com"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := &cli{env: env}
+			if code := c.run(context.Background(), args...); code != 2 {
+				t.Errorf("exit %d, want 2: %s", code, c.stderr.String())
+			}
+			if n := strings.Count(strings.TrimSpace(c.stderr.String()), "\n"); n != 0 {
+				t.Errorf("stderr is not one line: %s", c.stderr.String())
+			}
+		})
+	}
+}
