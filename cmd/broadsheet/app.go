@@ -135,8 +135,7 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 		returnPath = a.addresses.ConfirmationReturnPath
 	}
 	a.subs = subscription.New(st, a.mail, signer, subscription.Config{
-		ReturnPath: returnPath,
-		Title:      cfg.Title, BaseURL: cfg.baseURL, ConsentText: cfg.ConsentText,
+		Title: cfg.Title, BaseURL: cfg.baseURL, ConsentText: cfg.ConsentText, ReturnPath: returnPath,
 		RenderConfirmation: func(m subscription.ConfirmationMail) (string, string, string, error) {
 			return mails.Confirmation(templates.ConfirmationData(m))
 		},
