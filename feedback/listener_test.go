@@ -1,8 +1,11 @@
 package feedback_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +13,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/broadsheet-news/broadsheet/digest"
+	"github.com/broadsheet-news/broadsheet/feedback"
 	"github.com/broadsheet-news/broadsheet/subscription"
 )
 
@@ -215,4 +219,32 @@ func mustDay(t *testing.T, s string) (d time.Time) {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// With a certificate the listener offers STARTTLS, and a report sent over
+// it is applied like any other.
+func TestListenerSTARTTLS(t *testing.T) {
+	w := newWorld(t, 2)
+	sent := w.sendEdition(t, "2026-11-27")
+	serverTLS, roots := selfSigned(t)
+	l := feedback.NewListener(w.svc, feedback.ListenerConfig{TLS: serverTLS})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go l.Serve(ln)
+	t.Cleanup(func() { l.Shutdown(context.Background()) })
+	c, err := smtp.DialStartTLS(ln.Addr().String(), &tls.Config{RootCAs: roots})
+	if err != nil {
+		t.Fatalf("STARTTLS: %v", err)
+	}
+	defer c.Close()
+	if _, ok := c.TLSConnectionState(); !ok {
+		t.Fatal("not encrypted")
+	}
+	rp := sent[w.emails[0]].returnPath
+	if err := c.SendMail("", []string{rp}, bytes.NewReader(dsnFor(t, rp, w.emails[0], "5.1.1"))); err != nil {
+		t.Fatal(err)
+	}
+	w.checkOnly(t, 0, digest.Bounced)
 }

@@ -165,9 +165,19 @@ func TestFeedbackFlagsRefused(t *testing.T) {
 		"a certificate without its key":       {"serve", "--bounce-address", "b@example.com", "--inbound-tls-cert", "x.pem"},
 		"an unreadable certificate":           {"serve", "--bounce-address", "b@example.com", "--inbound-tls-cert", "x.pem", "--inbound-tls-key", "y.pem"},
 		"the same bounce and unsubscribe box": {"serve", "--bounce-address", "b@example.com", "--unsubscribe-mailbox", "b@example.com"},
+		"$a mailbox without a bounce address": {"serve", "imaps://u:p@127.0.0.1/INBOX"},
+		"$a mailbox that is not IMAP":         {"serve", "--bounce-address", "b@example.com", "pop3://u:p@127.0.0.1/INBOX"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := &cli{env: env}
+			if strings.HasPrefix(name, "$") {
+				c.env = map[string]string{}
+				for k, v := range env {
+					c.env[k] = v
+				}
+				c.env["BROADSHEET_BOUNCE_MAILBOX"] = args[len(args)-1]
+				args = args[:len(args)-1]
+			}
 			if code := c.run(context.Background(), args...); code != 2 {
 				t.Errorf("exit %d, want 2: %s", code, c.stderr.String())
 			}

@@ -26,6 +26,9 @@ const pollEvery = 5 * time.Second
 // serve takes part in every send within a second of its start.
 const resumeEvery = time.Second
 
+// mailboxEvery is how often serve reads the bounce mailbox.
+const mailboxEvery = time.Minute
+
 // outboxEvery is how often serve looks for queued mails (confirmations).
 const outboxEvery = 250 * time.Millisecond
 
@@ -66,8 +69,8 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	defer ln.Close()
-	if (cfg.InboundListen != "" || cfg.BounceMailbox != "") && cfg.BounceAddress == "" {
-		return usageErrorf("--inbound-listen and $BROADSHEET_BOUNCE_MAILBOX need --bounce-address (the address reports come back to)")
+	if cfg.InboundListen != "" && cfg.BounceAddress == "" {
+		return usageErrorf("--inbound-listen needs --bounce-address (the address reports come back to)")
 	}
 	inboundTLS, err := cfg.inboundTLS()
 	if err != nil {
@@ -86,6 +89,15 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 		return err
 	}
 	defer a.Close()
+	var mailbox *feedback.Mailbox
+	if cfg.BounceMailbox != "" {
+		if cfg.BounceAddress == "" {
+			return usageErrorf("$BROADSHEET_BOUNCE_MAILBOX needs --bounce-address (the address reports come back to)")
+		}
+		if mailbox, err = feedback.ParseMailbox(cfg.BounceMailbox); err != nil {
+			return usageErrorf("$BROADSHEET_BOUNCE_MAILBOX: %v", err)
+		}
+	}
 	if err := a.openSending(); err != nil {
 		return err
 	}
@@ -104,6 +116,10 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	wg.Go(func() { a.subs.RunOutbox(ctx, outboxEvery) })
 	if inbound != nil {
 		defer startInbound(ctx, reports, inbound, inboundTLS, log)()
+	}
+	if mailbox != nil {
+		log.Info("Reading the bounce mailbox every minute", slog.Any("mailbox", mailbox))
+		wg.Go(func() { feedback.NewPoller(reports, mailbox, nil, log).Run(ctx, mailboxEvery) })
 	}
 
 	if err := site.Refresh(ctx); err != nil {
