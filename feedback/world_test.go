@@ -78,7 +78,7 @@ func (c *countingObserver) get(k string) int {
 	return c.n[k]
 }
 
-func newWorld(t *testing.T, subscribers int) *world {
+func newWorld(t testing.TB, subscribers int) *world {
 	t.Helper()
 	ctx := context.Background()
 	rdb, prefix := redistest.Client(t)
@@ -219,7 +219,7 @@ func (w *world) checkOnly(t *testing.T, i int, want digest.SubscriberStatus) {
 	}
 }
 
-func fixture(t *testing.T, name string) string {
+func fixture(t testing.TB, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
@@ -230,7 +230,7 @@ func fixture(t *testing.T, name string) string {
 
 // dsnFor is the RFC 3464 C.2 example reporting a failure for email, sent
 // to returnPath, with status ("5.0.0" hard, "4.0.0" soft).
-func dsnFor(t *testing.T, returnPath, email, status string) []byte {
+func dsnFor(t testing.TB, returnPath, email, status string) []byte {
 	msg := strings.NewReplacer(
 		"owner-ups-mib@CS.UTK.EDU", returnPath,
 		"wsnell@sdcc13.ucsd.edu", email,
@@ -243,7 +243,7 @@ func dsnFor(t *testing.T, returnPath, email, status string) []byte {
 // arfFor is the RFC 5965 B.1 example about the mail sent to email with
 // returnPath, addressed to the listener's bounce address (as a feedback
 // loop registered for it sends it).
-func arfFor(t *testing.T, returnPath, email string) []byte {
+func arfFor(t testing.TB, returnPath, email string) []byte {
 	msg := strings.NewReplacer(
 		"Original-Mail-From: <somespammer@example.net>", "Original-Mail-From: <"+returnPath+">",
 		"user@example.com", email,

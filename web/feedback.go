@@ -57,6 +57,20 @@ func (s *Server) listFeedback(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, body)
 }
 
+// webhook routes POST /webhooks/{provider} to the provider's webhook,
+// which checks its authenticity; one not configured is 404.
+func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
+	var h http.Handler
+	if s.webhooks != nil {
+		h = s.webhooks.Handler(r.PathValue("provider"))
+	}
+	if h == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such webhook (is its secret set?)"})
+		return
+	}
+	h.ServeHTTP(w, r)
+}
+
 // addReturned adds to a send job's status what came back about its
 // edition: subscribers reports marked bounced or complained.
 func (s *Server) addReturned(ctx context.Context, job map[string]any, edition string) error {

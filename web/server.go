@@ -50,8 +50,11 @@ type Deps struct {
 	// Metrics, when set, counts feed requests and serves /metrics.
 	Metrics Metrics
 	// Feedback, when set, lists the reports that came back (bounces,
-	// complaints) and takes provider webhooks.
+	// complaints) for the admin API.
 	Feedback *feedback.Service
+	// Webhooks, when set, takes the providers' webhooks at
+	// POST /webhooks/{provider}.
+	Webhooks *feedback.Webhooks
 	// Ready reports whether the server's dependencies (Redis) answer.
 	Ready func(context.Context) error
 	// Now is the clock of the rate limiter (time.Now when nil).
@@ -73,6 +76,7 @@ type Server struct {
 	admin          *EditionAdmin
 	metrics        Metrics
 	feedback       *feedback.Service
+	webhooks       *feedback.Webhooks
 }
 
 // Metrics counts what the server serves and exposes the product's metrics.
@@ -101,6 +105,7 @@ func New(deps Deps, cfg Config) *Server {
 		admin:          deps.Admin,
 		metrics:        deps.Metrics,
 		feedback:       deps.Feedback,
+		webhooks:       deps.Webhooks,
 		links: templates.Links{
 			Base: base, Home: base, Archive: base + "archive",
 			RSS: abs(feeds.RSSFile), Atom: abs(feeds.AtomFile), JSON: abs(feeds.JSONFile),
@@ -155,6 +160,8 @@ func (s *Server) Handler() http.Handler {
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		mux.HandleFunc(m+" /api/", s.requireAdmin(s.apiNotFound))
 	}
+
+	mux.HandleFunc("POST /webhooks/{provider}", s.webhook)
 
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)

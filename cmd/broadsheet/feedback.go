@@ -39,6 +39,34 @@ func (w *webhookSecrets) fromEnv(read func(string) (string, error)) error {
 	return nil
 }
 
+// open returns the webhooks configured (nil for none).
+func (w *webhookSecrets) open(svc *feedback.Service) (*feedback.Webhooks, error) {
+	cfg := feedback.WebhookConfig{MailgunKey: w.MailgunKey}
+	for _, arn := range strings.Split(w.SESTopicARN, ",") {
+		if arn = strings.TrimSpace(arn); arn != "" {
+			cfg.SESTopics = append(cfg.SESTopics, arn)
+		}
+	}
+	if w.PostmarkAuth != "" {
+		user, pass, ok := strings.Cut(w.PostmarkAuth, ":")
+		if !ok || user == "" || len(pass) < 8 {
+			return nil, usageErrorf("$BROADSHEET_POSTMARK_WEBHOOK_AUTH must be user:password, the password 8 characters or more")
+		}
+		cfg.PostmarkUser, cfg.PostmarkPassword = user, pass
+	}
+	if w.SendGridKey != "" {
+		key, err := feedback.ParseSendGridKey(w.SendGridKey)
+		if err != nil {
+			return nil, usageErrorf("$BROADSHEET_SENDGRID_WEBHOOK_KEY: %v", err)
+		}
+		cfg.SendGridKey = key
+	}
+	if len(cfg.SESTopics) == 0 && cfg.PostmarkUser == "" && cfg.MailgunKey == "" && cfg.SendGridKey == nil {
+		return nil, nil
+	}
+	return feedback.NewWebhooks(svc, cfg), nil
+}
+
 // inboundFlags registers serve's flags for reports coming in.
 func (c *config) inboundFlags(f *envFlags) {
 	f.string(&c.SoftBounceLimit, "soft-bounce-limit", "3/15d", "soft bounces (4.x.x, delayed, mailbox full) within a window that mark a subscriber bounced: N/DAYSd or N/DURATION")

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -25,6 +26,7 @@ func TestFeedbackThroughServe(t *testing.T) {
 	addActive(t, env, 4)
 	inbound := freeAddr(t)
 	env["BROADSHEET_BOUNCE_ADDRESS"] = "bounces@news.example.com"
+	env["BROADSHEET_POSTMARK_WEBHOOK_AUTH"] = "pm:s3cret-pass"
 	s := startStackWith(t, mail, env, "--inbound-listen", inbound)
 
 	var built map[string]any
@@ -61,8 +63,29 @@ func TestFeedbackThroughServe(t *testing.T) {
 	}
 	sendTo(t, inbound, mailto[1], "From: reader2@example.com\r\nTo: "+mailto[1]+"\r\nSubject: unsubscribe\r\n\r\n")
 
+	// A Postmark spam complaint about reader3, through the webhook route.
+	pm, err := os.ReadFile(filepath.Join("..", "..", "feedback", "testdata", "webhooks", "postmark-spam-complaint.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm = []byte(strings.ReplaceAll(string(pm), "john@example.com", "reader3@example.com"))
+	basic := func(userPass string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(userPass)) }
+	hook := s.url + "webhooks/postmark"
+	if resp, _ := post(t, hook, "application/json", bytes.NewReader(pm), "Authorization", basic("pm:wrong")); resp.StatusCode != 401 {
+		t.Errorf("a wrong password: %d", resp.StatusCode)
+	}
+	if resp, _ := post(t, s.url+"webhooks/mailgun", "application/json", bytes.NewReader(pm)); resp.StatusCode != 404 {
+		t.Errorf("a webhook not configured: %d", resp.StatusCode)
+	}
+	if s.subscriber(t, "reader3@example.com").Status != "active" {
+		t.Error("a refused webhook changed a subscriber")
+	}
+	if resp, body := post(t, hook, "application/json", bytes.NewReader(pm), "Authorization", basic("pm:s3cret-pass")); resp.StatusCode != 200 {
+		t.Errorf("the Postmark webhook: %d %s", resp.StatusCode, body)
+	}
+
 	for email, want := range map[string]string{"reader0@example.com": "active", "reader1@example.com": "bounced",
-		"reader2@example.com": "unsubscribed", "reader3@example.com": "active"} {
+		"reader2@example.com": "unsubscribed", "reader3@example.com": "complained"} {
 		if got := s.subscriber(t, email).Status; got != want {
 			t.Errorf("%s is %s, want %s", email, got, want)
 		}
@@ -81,10 +104,10 @@ func TestFeedbackThroughServe(t *testing.T) {
 	if code := s.admin(t, "GET", "/api/bounces?kind=hard", "", nil, &list); code != 200 || len(list.Events) != 1 || list.Events[0]["email"] != "reader1@example.com" {
 		t.Errorf("GET /api/bounces?kind=hard: %d %+v", code, list)
 	}
-	if code := s.admin(t, "GET", "/api/bounces?limit=1", "", nil, &list); code != 200 || len(list.Events) != 1 || list.Events[0]["kind"] != "unsubscribe" || list.NextCursor == "" {
-		t.Errorf("GET /api/bounces?limit=1: %d %+v", code, list)
+	if code := s.admin(t, "GET", "/api/bounces?limit=2", "", nil, &list); code != 200 || len(list.Events) != 2 || list.Events[0]["kind"] != "complaint" || list.Events[1]["kind"] != "unsubscribe" || list.NextCursor == "" {
+		t.Errorf("GET /api/bounces?limit=2: %d %+v", code, list)
 	}
-	if code := s.admin(t, "GET", "/api/bounces?limit=1&cursor="+list.NextCursor, "", nil, &list); code != 200 || len(list.Events) != 1 || list.Events[0]["kind"] != "hard" {
+	if code := s.admin(t, "GET", "/api/bounces?limit=2&cursor="+list.NextCursor, "", nil, &list); code != 200 || len(list.Events) != 1 || list.Events[0]["kind"] != "hard" {
 		t.Errorf("the next page: %d %+v", code, list)
 	}
 	var apiErr map[string]string
@@ -167,15 +190,21 @@ func TestFeedbackFlagsRefused(t *testing.T) {
 		"the same bounce and unsubscribe box": {"serve", "--bounce-address", "b@example.com", "--unsubscribe-mailbox", "b@example.com"},
 		"$a mailbox without a bounce address": {"serve", "imaps://u:p@127.0.0.1/INBOX"},
 		"$a mailbox that is not IMAP":         {"serve", "--bounce-address", "b@example.com", "pop3://u:p@127.0.0.1/INBOX"},
+		"a short Postmark password":           {"serve", "BROADSHEET_POSTMARK_WEBHOOK_AUTH=pm:short"},
+		"a SendGrid key that is not one":       {"serve", "BROADSHEET_SENDGRID_WEBHOOK_KEY=bm90IGEga2V5"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := &cli{env: env}
-			if strings.HasPrefix(name, "$") {
+			if last := args[len(args)-1]; strings.HasPrefix(name, "$") || strings.HasPrefix(last, "BROADSHEET_") {
 				c.env = map[string]string{}
 				for k, v := range env {
 					c.env[k] = v
 				}
-				c.env["BROADSHEET_BOUNCE_MAILBOX"] = args[len(args)-1]
+				if k, v, ok := strings.Cut(last, "="); ok && strings.HasPrefix(k, "BROADSHEET_") {
+					c.env[k] = v
+				} else {
+					c.env["BROADSHEET_BOUNCE_MAILBOX"] = last
+				}
 				args = args[:len(args)-1]
 			}
 			if code := c.run(context.Background(), args...); code != 2 {

@@ -98,14 +98,18 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 			return usageErrorf("$BROADSHEET_BOUNCE_MAILBOX: %v", err)
 		}
 	}
-	if err := a.openSending(); err != nil {
-		return err
-	}
-	log := a.logger
 	reports, err := a.feedbackService(a.signer)
 	if err != nil {
 		return err
 	}
+	webhooks, err := cfg.Webhooks.open(reports)
+	if err != nil {
+		return err
+	}
+	if err := a.openSending(); err != nil {
+		return err
+	}
+	log := a.logger
 	site := publish.NewSite(a.pub, log)
 	src := a.source(sys)
 
@@ -169,7 +173,7 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 
 	srv := &http.Server{
 		Handler: web.New(web.Deps{Site: site, Subscriptions: a.subs, Pages: a.pages, Ready: ready, Logger: log,
-			Metrics: a.metrics, Feedback: reports,
+			Metrics: a.metrics, Feedback: reports, Webhooks: webhooks,
 			Admin: &web.EditionAdmin{
 				Build: func(ctx context.Context, day string) (publish.Result, error) {
 					return a.pub.Build(ctx, src, day)
