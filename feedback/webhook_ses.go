@@ -22,13 +22,13 @@ import (
 // snsMessage is an Amazon SNS HTTP(S) delivery.
 type snsMessage struct {
 	Type, MessageID, Token, TopicArn, Subject, Message, SubscribeURL, Timestamp string
-	SignatureVersion, Signature, SigningCertURL                                string
+	SignatureVersion, Signature, SigningCertURL                                 string
 }
 
 func (m *snsMessage) UnmarshalJSON(b []byte) error {
 	var raw struct {
 		Type, MessageId, Token, TopicArn, Subject, Message, SubscribeURL, Timestamp string
-		SignatureVersion, Signature, SigningCertURL                                string
+		SignatureVersion, Signature, SigningCertURL                                 string
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err

@@ -191,7 +191,7 @@ func TestFeedbackFlagsRefused(t *testing.T) {
 		"$a mailbox without a bounce address": {"serve", "imaps://u:p@127.0.0.1/INBOX"},
 		"$a mailbox that is not IMAP":         {"serve", "--bounce-address", "b@example.com", "pop3://u:p@127.0.0.1/INBOX"},
 		"a short Postmark password":           {"serve", "BROADSHEET_POSTMARK_WEBHOOK_AUTH=pm:short"},
-		"a SendGrid key that is not one":       {"serve", "BROADSHEET_SENDGRID_WEBHOOK_KEY=bm90IGEga2V5"},
+		"a SendGrid key that is not one":      {"serve", "BROADSHEET_SENDGRID_WEBHOOK_KEY=bm90IGEga2V5"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := &cli{env: env}
