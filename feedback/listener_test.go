@@ -248,3 +248,56 @@ func TestListenerSTARTTLS(t *testing.T) {
 	}
 	w.checkOnly(t, 0, digest.Bounced)
 }
+
+// Redis away: the listener answers 451 so that the sender tries again,
+// and the mailbox keeps what it could not store.
+func TestReportsWaitForRedis(t *testing.T) {
+	w := newWorld(t, 2)
+	sent := w.sendEdition(t, "2026-11-27")
+	box := startIMAP(t, nil)
+	rp := sent[w.emails[0]].returnPath
+	box.add(t, dsnFor(t, rp, w.emails[0], "5.0.0"))
+	w.rdb.Close()
+	var se *smtp.SMTPError
+	if err := w.deliver(t, rp, dsnFor(t, rp, w.emails[0], "5.0.0")); !errors.As(err, &se) || se.Code != 451 {
+		t.Errorf("with Redis away: %v, want 451", err)
+	}
+	m, _ := feedback.ParseMailbox("imap://bounces:s3cret@" + box.addr + "/INBOX?tls=none")
+	if _, err := feedback.NewPoller(w.svc, m, nil, nil).Poll(context.Background()); err == nil {
+		t.Error("a pass with Redis away reports no error")
+	}
+	if got := box.count(t, "INBOX"); got != 1 {
+		t.Errorf("INBOX holds %d, want the 1 report not stored", got)
+	}
+}
+
+// Auto-replies, reports about mail sent before the subscriber subscribed,
+// and reports about mail older than the reports kept change nothing.
+func TestReportsThatChangeNothing(t *testing.T) {
+	w := newWorld(t, 3) // subscribed on 2026-11-01
+	sent := w.sendEdition(t, "2026-11-27")
+	rp := sent[w.emails[0]].returnPath
+	auto := strings.ReplaceAll(fixture(t, "plain-autoreply.eml"), "\n", "\r\n")
+	if err := w.deliver(t, rp, []byte(auto)); err != nil {
+		t.Fatal(err)
+	}
+	for _, sentAt := range []time.Time{time.Date(2026, 10, 20, 12, 0, 0, 0, time.UTC), time.Now().AddDate(0, 0, -90)} {
+		old, err := feedback.NewAddresses("bounces@news.example.com", "", w.signer, func() time.Time { return sentAt })
+		if err != nil {
+			t.Fatal(err)
+		}
+		rp := old.ReturnPath(2, sentAt.Format("2006-01-02"))
+		if err := w.deliver(t, rp, dsnFor(t, rp, w.emails[1], "5.0.0")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.checkOnly(t, -1, "")
+	if evs, _, _ := w.store.FeedbackEvents(context.Background(), "", "", 10); len(evs) != 0 {
+		t.Errorf("kept %+v", evs)
+	}
+	for _, why := range []string{"reports no failure", "sent before the subscriber subscribed again", "older than the reports kept"} {
+		if !strings.Contains(w.logs.String(), why) {
+			t.Errorf("no log line says %q:\n%s", why, w.logs.String())
+		}
+	}
+}

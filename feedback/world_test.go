@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/broadsheet-news/broadsheet/digest"
 	"github.com/broadsheet-news/broadsheet/feedback"
@@ -32,6 +33,7 @@ const testSecret = "a-test-signing-secret-0123456789"
 // world is the list on real Redis, mailing editions through a real SMTP
 // server with VERP return paths, and the inbound listener on a real port.
 type world struct {
+	rdb      redis.UniversalClient
 	store    *store.Store
 	subs     *subscription.Service
 	signer   *subscription.Signer
@@ -83,7 +85,7 @@ func newWorld(t testing.TB, subscribers int) *world {
 	ctx := context.Background()
 	rdb, prefix := redistest.Client(t)
 	st := store.New(rdb, store.Options{Prefix: prefix})
-	w := &world{store: st, logs: &syncBuffer{}, metrics: &countingObserver{n: map[string]int{}}}
+	w := &world{rdb: rdb, store: st, logs: &syncBuffer{}, metrics: &countingObserver{n: map[string]int{}}}
 	var subs []digest.Subscriber
 	for i := range subscribers {
 		email := fmt.Sprintf("reader%d@example.org", i)

@@ -61,7 +61,7 @@ if fresh == 1 then
   local fields = {}
   for i = 8, #ARGV do fields[#fields + 1] = ARGV[i] end
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*', unpack(fields))
-  redis.call('XTRIM', KEYS[1], 'MINID', '~', tostring(now - keep))
+  redis.call('XTRIM', KEYS[1], 'MINID', tostring(now - keep))
   redis.call('LPUSH', KEYS[3], ARGV[7])
   redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[6]) - 1)
   redis.call('PEXPIRE', KEYS[3], keep)
