@@ -15,3 +15,4 @@ bench:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseText -fuzztime 60s ./digest
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./feedback
