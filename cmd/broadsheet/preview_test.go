@@ -219,3 +219,28 @@ func TestPreviewUnsubscribeLinkWorks(t *testing.T) {
 		t.Errorf("after the one-click POST: %+v", v)
 	}
 }
+
+// With --bounce-address the mail names its subscriber's own mailto:
+// address, and --unsubscribe-mailbox picks its base.
+func TestPreviewMailtoWithBounceAddress(t *testing.T) {
+	c := previewCLI(t)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--bounce-address", "bounces@bounces.example.com"}, `^<mailto:unsubscribe\+[a-z2-7]{20,40}@bounces\.example\.com\?subject=unsubscribe>$`},
+		{[]string{"--bounce-address", "bounces@bounces.example.com", "--unsubscribe-mailbox", "leave@example.com"}, `^<mailto:leave\+[a-z2-7]{20,40}@example\.com\?subject=unsubscribe>$`},
+		{[]string{"--bounce-address", "bounces@bounces.example.com", "--unsubscribe-mailbox", "-"}, `^$`},
+	} {
+		c.stdout.Reset()
+		eml := c.mustRun(t, 0, append([]string{"preview", "--format", "eml"}, tt.args...)...)
+		msg, err := mail.ReadMessage(strings.NewReader(eml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, mailto, _ := strings.Cut(msg.Header.Get("List-Unsubscribe"), ", ")
+		if !regexp.MustCompile(tt.want).MatchString(mailto) {
+			t.Errorf("%v: List-Unsubscribe %q", tt.args, msg.Header.Get("List-Unsubscribe"))
+		}
+	}
+}
