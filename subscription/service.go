@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/broadsheet-news/broadsheet/digest"
 	"github.com/broadsheet-news/broadsheet/mailer"
 )
@@ -29,6 +31,9 @@ type Store interface {
 	EnqueueMail(ctx context.Context, job string) error
 	ClaimMail(ctx context.Context, now time.Time, lease time.Duration) (string, bool, error)
 	AckMail(ctx context.Context, job string) error
+	// ClaimMailbox reports whether mailbox (a digest.MailboxKey) got no
+	// confirmation mail in the window before now, and if so counts this one.
+	ClaimMailbox(ctx context.Context, mailbox string, now time.Time, window time.Duration) (bool, error)
 }
 
 // Sender sends one email. mailer.Mailer meets it.
@@ -111,15 +116,20 @@ func checkEmail(email string) (string, error) {
 	return e, nil
 }
 
+// checkName normalises a name (trimmed, NFC) or says what is wrong with
+// the field: control, format and bidi-override characters are refused, so a
+// name cannot reorder or hide text in a page, a mail or an admin's list.
 func checkName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	switch {
 	case !utf8.ValidString(name):
 		return "", &FieldError{Field: "name", Message: "is not valid UTF-8"}
-	case utf8.RuneCountInString(name) > MaxNameLength:
+	case strings.ContainsFunc(name, digest.IsHiddenRune):
+		return "", &FieldError{Field: "name", Message: "contains a control, format or bidi-override character"}
+	}
+	name = norm.NFC.String(name)
+	if utf8.RuneCountInString(name) > MaxNameLength {
 		return "", &FieldError{Field: "name", Message: fmt.Sprintf("is longer than %d characters", MaxNameLength)}
-	case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		return "", &FieldError{Field: "name", Message: "contains a control character"}
 	}
 	return name, nil
 }
@@ -174,7 +184,7 @@ func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) error {
 func (s *Service) sendConfirmation(ctx context.Context, id int64, force bool) error {
 	now := s.now().UTC()
 	claimed := false
-	_, err := s.store.UpdateSubscriber(ctx, id, func(x *digest.Subscriber) error {
+	sub, err := s.store.UpdateSubscriber(ctx, id, func(x *digest.Subscriber) error {
 		claimed = false
 		if x.Status != digest.Pending && x.Status != digest.Active {
 			return digest.ErrUnchanged
@@ -192,6 +202,18 @@ func (s *Service) sendConfirmation(ctx context.Context, id int64, force bool) er
 	if !claimed {
 		s.logger.Debug("Confirmation mail not queued: sent recently or not wanted", slog.Int64("subscriber", id))
 		return nil
+	}
+	if !force {
+		// One a day per mailbox too, whatever the spelling: victim+1@,
+		// victim+2@… and Gmail's dotted variants are one inbox.
+		first, err := s.store.ClaimMailbox(ctx, digest.MailboxKey(sub.Email), now, s.cfg.ResendAfter)
+		if err != nil {
+			return fmt.Errorf("subscription: %w", err)
+		}
+		if !first {
+			s.logger.Debug("Confirmation mail not queued: its mailbox got one recently", slog.Int64("subscriber", id))
+			return nil
+		}
 	}
 	job := fmt.Sprintf("confirm:%d:%d", id, now.UnixNano())
 	if err := s.store.EnqueueMail(ctx, job); err != nil {

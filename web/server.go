@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/broadsheet-news/broadsheet/challenge"
 	"github.com/broadsheet-news/broadsheet/digest"
 	"github.com/broadsheet-news/broadsheet/feeds"
 	"github.com/broadsheet-news/broadsheet/publish"
@@ -33,9 +34,14 @@ type Config struct {
 	// SubscribeRate is how many subscribe requests one IP may make a
 	// minute (default 20).
 	SubscribeRate int
-	// TrustProxy takes the client IP from X-Forwarded-For (set only behind
-	// a proxy that sets it).
-	TrustProxy bool
+	// TrustProxy names the proxies whose X-Forwarded-For is believed.
+	TrustProxy ProxyTrust
+	// SubscribeOrigins are other sites (origins such as
+	// https://example.com) whose pages may post the subscribe form.
+	SubscribeOrigins []string
+	// AdminFailuresPerMinute bounds failed admin authentications per client
+	// (default 10); past it, /api/ answers 429.
+	AdminFailuresPerMinute int
 }
 
 // Deps are what the server serves and calls.
@@ -50,7 +56,12 @@ type Deps struct {
 	Metrics Metrics
 	// Ready reports whether the server's dependencies (Redis) answer.
 	Ready func(context.Context) error
-	// Now is the clock of the rate limiter (time.Now when nil).
+	// Limits keeps the per-client rate limits (in Redis).
+	Limits Limits
+	// Challenges makes and checks the proof-of-work challenges offered
+	// past the subscribe rate (nil: a flat 429).
+	Challenges *challenge.Issuer
+	// Now is the server's clock (time.Now when nil).
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -64,7 +75,9 @@ type Server struct {
 	links          templates.Links
 	ready          func(context.Context) error
 	logger         *slog.Logger
-	subscribeLimit *ipLimiter
+	limits         Limits
+	challenges     *challenge.Issuer
+	authFailures   *failureLog
 	now            func() time.Time
 	admin          *EditionAdmin
 	metrics        Metrics
@@ -88,10 +101,15 @@ func New(deps Deps, cfg Config) *Server {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
+	if cfg.AdminFailuresPerMinute <= 0 {
+		cfg.AdminFailuresPerMinute = 10
+	}
 	abs := func(p string) string { return cfg.BaseURL.ResolveReference(&url.URL{Path: p}).String() }
 	return &Server{
 		site: deps.Site, subs: deps.Subscriptions, pages: deps.Pages, cfg: cfg, ready: deps.Ready, logger: deps.Logger,
-		subscribeLimit: newIPLimiter(cfg.SubscribeRate),
+		limits:         deps.Limits,
+		challenges:     deps.Challenges,
+		authFailures:   newFailureLog(deps.Logger, time.Minute),
 		now:            deps.Now,
 		admin:          deps.Admin,
 		metrics:        deps.Metrics,
@@ -146,6 +164,8 @@ func (s *Server) Handler() http.Handler {
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		mux.HandleFunc(m+" /api/", s.requireAdmin(s.apiNotFound))
 	}
+
+	mux.Handle("GET /static/", staticHandler())
 
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/broadsheet-news/broadsheet/challenge"
 	"github.com/broadsheet-news/broadsheet/digest"
 	"github.com/broadsheet-news/broadsheet/mailer"
 	"github.com/broadsheet-news/broadsheet/publish"
@@ -31,6 +33,7 @@ type app struct {
 	composer     *mailer.Composer
 	opener       mailer.Opener
 	messageIDKey []byte // the secret that signs links also keys Message-IDs
+	challenges   *challenge.Issuer
 	// Sending editions: set by openSending.
 	digestOf func(digest.Edition) (*mailer.Digest, error)
 	sender   *publish.Sender
@@ -116,6 +119,13 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 		secrets = []string{kept}
 	}
 	a.messageIDKey = []byte(secrets[0])
+	// The proof-of-work challenges are signed with a key of their own,
+	// derived from the secret.
+	challengeKey := sha256.Sum256([]byte("broadsheet proof-of-work challenge\x00" + secrets[0]))
+	if a.challenges, err = challenge.New(challengeKey[:], challenge.Options{}); err != nil {
+		a.Close()
+		return nil, err
+	}
 	signer, err := subscription.NewSigner(secrets)
 	if err != nil {
 		a.Close()

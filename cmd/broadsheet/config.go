@@ -47,8 +47,9 @@ type config struct {
 	SendLease       time.Duration
 	From            string
 	SubscribeRate   int
-	TrustProxy      bool
-	ConsentText     string
+	TrustProxy       string
+	SubscribeOrigins string
+	ConsentText      string
 	// Secrets: from the environment (or a *_FILE it names) only.
 	SMTPURL    string
 	Secrets    []string
@@ -159,6 +160,9 @@ func (c *config) sendFlags(f *envFlags) {
 	f.duration(&c.SendLease, "send-lease", 15*time.Second, "a sender's hold on a send job, renewed while it lives: after a crash, another instance takes the job over within this plus 5s (at most 25s)")
 }
 
+// minAdminToken is the shortest admin token accepted, in bytes.
+const minAdminToken = 16
+
 // secretsFromEnv reads the settings that hold secrets. They come only from
 // the environment — NAME, or a file named by NAME_FILE — never from flags,
 // which other users of the machine can read in the process list.
@@ -179,6 +183,10 @@ func (c *config) secretsFromEnv(getenv func(string) string) error {
 	}
 	if c.AdminToken, err = read("BROADSHEET_ADMIN_TOKEN"); err != nil {
 		return err
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < minAdminToken {
+		return usageErrorf("$BROADSHEET_ADMIN_TOKEN is %d bytes; it must be at least %d (make one with: openssl rand -hex 32)",
+			len(c.AdminToken), minAdminToken)
 	}
 	secret, err := read("BROADSHEET_SECRET")
 	if err != nil {

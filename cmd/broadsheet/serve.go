@@ -36,7 +36,8 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	cfg.mailFlags(f)
 	cfg.sendFlags(f)
 	f.int(&cfg.SubscribeRate, "subscribe-rate", 20, "subscribe requests one IP may make a minute")
-	f.bool(&cfg.TrustProxy, "trust-proxy", false, "take the client IP from X-Forwarded-For (only behind a proxy that sets it)")
+	f.string(&cfg.TrustProxy, "trust-proxy", "false", `the proxies in front of serve, as CIDR prefixes or addresses ("10.0.0.0/8,127.0.0.1"): the client IP is the right-most X-Forwarded-For address that is not one of them; "true": the peer is one proxy, whatever its address; "false": none`)
+	f.string(&cfg.SubscribeOrigins, "subscribe-origins", "", "other sites (https://example.com,…) whose pages may post the subscribe form; posts from anywhere else get 403")
 	f.string(&cfg.Schedule, "schedule", "0 6 * * *", `cron spec (in --timezone) for building today's edition and sending it; "off" leaves it to an external cron running "broadsheet build" and "broadsheet send"`)
 	f.duration(&cfg.CatchUp, "catch-up", 3*time.Hour, "a scheduled run missed while down is made at start if it was due less than this long ago (later: built, not sent)")
 	if err := parseFlags(f, args, sys.stdout); err != nil {
@@ -47,6 +48,14 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	}
 	if cfg.SubscribeRate < 1 {
 		return usageErrorf("--subscribe-rate must be at least 1")
+	}
+	proxies, err := web.ParseProxyTrust(cfg.TrustProxy)
+	if err != nil {
+		return usageErrorf("--trust-proxy: %v", err)
+	}
+	origins, err := web.ParseOrigins(cfg.SubscribeOrigins)
+	if err != nil {
+		return usageErrorf("--subscribe-origins: %v", err)
 	}
 	if cfg.CatchUp < 0 {
 		return usageErrorf("--catch-up must not be negative (0 builds a missed run without sending it)")
@@ -127,7 +136,7 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 
 	srv := &http.Server{
 		Handler: web.New(web.Deps{Site: site, Subscriptions: a.subs, Pages: a.pages, Ready: ready, Logger: log,
-			Metrics: a.metrics,
+			Metrics: a.metrics, Limits: a.store, Challenges: a.challenges,
 			Admin: &web.EditionAdmin{
 				Build: func(ctx context.Context, day string) (publish.Result, error) {
 					return a.pub.Build(ctx, src, day)
@@ -135,7 +144,7 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 				Sender: a.sender, RememberKey: a.store.RememberIdempotencyKey, Background: ctx,
 			}},
 			web.Config{Title: cfg.Title, BaseURL: cfg.baseURL, AdminToken: cfg.AdminToken,
-				SubscribeRate: cfg.SubscribeRate, TrustProxy: cfg.TrustProxy}).Handler(),
+				SubscribeRate: cfg.SubscribeRate, TrustProxy: proxies, SubscribeOrigins: origins}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
