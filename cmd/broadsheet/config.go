@@ -40,13 +40,13 @@ type config struct {
 	RedisWaitReplicas  int
 	LogLevel           string
 	// Mail and subscriptions.
-	Mail            mailSettings
-	SMTPConnections int
-	SendRate        float64
-	RetryFor        time.Duration
-	SendLease       time.Duration
-	From            string
-	SubscribeRate   int
+	Mail             mailSettings
+	SMTPConnections  int
+	SendRate         float64
+	RetryFor         time.Duration
+	SendLease        time.Duration
+	From             string
+	SubscribeRate    int
 	TrustProxy       string
 	SubscribeOrigins string
 	ConsentText      string
