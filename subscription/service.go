@@ -67,6 +67,10 @@ type Config struct {
 	// RenderConfirmation renders the confirmation mail's subject, text and
 	// HTML.
 	RenderConfirmation func(ConfirmationMail) (subject, text, html string, err error)
+	// Spool, when set, keeps the readers' confirmations, unsubscriptions
+	// and format changes that arrive while Redis is unreachable, to apply
+	// them when it answers again (RunSpool).
+	Spool Spool
 }
 
 // Service runs the subscriber use cases.
@@ -264,6 +268,8 @@ const (
 
 // Confirm activates the subscriber of a confirmation token. An unknown,
 // forged or other-purpose token is ErrInvalidToken; an old one ErrExpired.
+// While Redis is unreachable the confirmation is spooled (see Spool) and
+// reported as Confirmed.
 func (s *Service) Confirm(ctx context.Context, token, ip string) (ConfirmOutcome, error) {
 	id, issued, err := s.tokens.Verify(PurposeConfirm, token)
 	if err != nil {
@@ -273,8 +279,17 @@ func (s *Service) Confirm(ctx context.Context, token, ip string) (ConfirmOutcome
 	if now.Sub(issued) > s.cfg.ConfirmTTL {
 		return 0, ErrExpired
 	}
+	_, outcome, err := s.act(ctx, readerAction{Op: opConfirm, ID: id, At: now, IP: ip})
+	if err != nil {
+		return 0, err
+	}
+	return outcome, nil
+}
+
+// confirm applies a confirmation made at a.At.
+func (s *Service) confirm(ctx context.Context, a readerAction) (digest.Subscriber, ConfirmOutcome, error) {
 	outcome := NotConfirmable
-	_, err = s.store.UpdateSubscriber(ctx, id, func(x *digest.Subscriber) error {
+	sub, err := s.store.UpdateSubscriber(ctx, a.ID, func(x *digest.Subscriber) error {
 		switch x.Status {
 		case digest.Active:
 			outcome = AlreadyConfirmed
@@ -282,22 +297,19 @@ func (s *Service) Confirm(ctx context.Context, token, ip string) (ConfirmOutcome
 		case digest.Pending:
 			outcome = Confirmed
 			x.Status = digest.Active
-			x.Consent.ConfirmedAt, x.Consent.ConfirmIP = now, ip
+			x.Consent.ConfirmedAt, x.Consent.ConfirmIP = a.At, a.IP
 			return nil
 		}
 		outcome = NotConfirmable
 		return digest.ErrUnchanged
 	})
-	if errors.Is(err, digest.ErrNotFound) {
-		return 0, ErrInvalidToken // erased since
-	}
 	if err != nil {
-		return 0, fmt.Errorf("subscription: confirm: %w", err)
+		return digest.Subscriber{}, 0, fmt.Errorf("subscription: confirm: %w", err)
 	}
 	if outcome == Confirmed {
-		s.logger.Info("Subscriber confirmed", slog.Int64("subscriber", id))
+		s.logger.Info("Subscriber confirmed", slog.Int64("subscriber", a.ID))
 	}
-	return outcome, nil
+	return sub, outcome, nil
 }
 
 // ResendConfirmation sends a new confirmation mail for an expired (but
@@ -315,8 +327,15 @@ func (s *Service) ResendConfirmation(ctx context.Context, token string) error {
 	return nil
 }
 
+// ErrUnavailable says Redis could not be reached: the subscriber a genuine
+// link names is not known now (SubscriberFor returns its ID only).
+var ErrUnavailable = errors.New("subscription: the subscriber store is unreachable")
+
 // SubscriberFor returns the subscriber a token of purpose names, for the
 // unsubscribe and preferences pages. Any bad token is ErrInvalidToken.
+// While Redis is unreachable, a genuine token gives the subscriber's ID
+// alone and ErrUnavailable, so the page can still offer its buttons (their
+// actions are spooled).
 func (s *Service) SubscriberFor(ctx context.Context, purpose Purpose, token string) (digest.Subscriber, error) {
 	id, _, err := s.tokens.Verify(purpose, token)
 	if err != nil {
@@ -326,6 +345,9 @@ func (s *Service) SubscriberFor(ctx context.Context, purpose Purpose, token stri
 	if errors.Is(err, digest.ErrNotFound) {
 		return digest.Subscriber{}, ErrInvalidToken
 	}
+	if unreachable(err) && s.cfg.Spool != nil {
+		return digest.Subscriber{ID: id}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	if err != nil {
 		return digest.Subscriber{}, fmt.Errorf("subscription: %w", err)
 	}
@@ -334,51 +356,71 @@ func (s *Service) SubscriberFor(ctx context.Context, purpose Purpose, token stri
 
 // Unsubscribe unsubscribes the subscriber of an unsubscribe or preferences
 // token; how is "one-click", "link" or "preferences". Unsubscribing twice is
-// not an error.
+// not an error. While Redis is unreachable the change is spooled (see
+// Spool) and the subscriber returned holds only its ID and new status.
 func (s *Service) Unsubscribe(ctx context.Context, purpose Purpose, token, how string) (digest.Subscriber, error) {
-	sub, err := s.SubscriberFor(ctx, purpose, token)
+	id, _, err := s.tokens.Verify(purpose, token)
 	if err != nil {
 		return digest.Subscriber{}, err
 	}
-	return s.leave(ctx, sub.ID, how)
+	sub, _, err := s.act(ctx, readerAction{Op: opLeave, ID: id, At: s.now().UTC(), How: how})
+	return sub, err
 }
 
-func (s *Service) leave(ctx context.Context, id int64, how string) (digest.Subscriber, error) {
-	now := s.now().UTC()
-	sub, err := s.store.UpdateSubscriber(ctx, id, func(x *digest.Subscriber) error {
+// leave applies an unsubscription made at a.At, logging it once: only when
+// it changed something.
+func (s *Service) leave(ctx context.Context, a readerAction) (digest.Subscriber, error) {
+	changed := false
+	sub, err := s.store.UpdateSubscriber(ctx, a.ID, func(x *digest.Subscriber) error {
+		changed = false
 		if x.Status != digest.Active && x.Status != digest.Pending {
 			return digest.ErrUnchanged
 		}
 		x.Status = digest.Unsubscribed
-		x.Consent.LeftAt, x.Consent.LeftHow = now, how
+		x.Consent.LeftAt, x.Consent.LeftHow = a.At, a.How
+		changed = true
 		return nil
 	})
 	if err != nil {
 		return digest.Subscriber{}, fmt.Errorf("subscription: unsubscribe: %w", err)
 	}
-	s.logger.Info("Subscriber left", slog.Int64("subscriber", id), slog.String("how", how))
+	if changed {
+		s.logger.Info("Subscriber left", slog.Int64("subscriber", a.ID), slog.String("how", a.How))
+	}
 	return sub, nil
 }
 
 // SetFormat changes the mail format of the subscriber of a preferences
-// token.
+// token. While Redis is unreachable the change is spooled (see Spool).
 func (s *Service) SetFormat(ctx context.Context, token string, format digest.MailFormat) (digest.Subscriber, error) {
 	if !format.Valid() {
 		return digest.Subscriber{}, &FieldError{Field: "format", Message: `must be "html" or "text"`}
 	}
-	sub, err := s.SubscriberFor(ctx, PurposePreferences, token)
+	id, _, err := s.tokens.Verify(PurposePreferences, token)
 	if err != nil {
 		return digest.Subscriber{}, err
 	}
-	sub, err = s.store.UpdateSubscriber(ctx, sub.ID, func(x *digest.Subscriber) error {
-		if x.Format == format {
+	sub, _, err := s.act(ctx, readerAction{Op: opFormat, ID: id, At: s.now().UTC(), Format: format})
+	return sub, err
+}
+
+// setFormat applies a format change, logging it when it changed something.
+func (s *Service) setFormat(ctx context.Context, a readerAction) (digest.Subscriber, error) {
+	changed := false
+	sub, err := s.store.UpdateSubscriber(ctx, a.ID, func(x *digest.Subscriber) error {
+		changed = false
+		if x.Format == a.Format {
 			return digest.ErrUnchanged
 		}
-		x.Format = format
+		x.Format = a.Format
+		changed = true
 		return nil
 	})
 	if err != nil {
 		return digest.Subscriber{}, fmt.Errorf("subscription: set format: %w", err)
+	}
+	if changed {
+		s.logger.Info("Subscriber changed format", slog.Int64("subscriber", a.ID), slog.String("format", string(a.Format)))
 	}
 	return sub, nil
 }

@@ -197,14 +197,19 @@ func (s *Server) resendConfirmation(w http.ResponseWriter, r *http.Request) {
 func (s *Server) showUnsubscribe(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
 	sub, err := s.subs.SubscriberFor(r.Context(), subscription.PurposeUnsubscribe, token)
-	if err != nil {
+	data := s.page()
+	data.Token = token
+	switch {
+	case errors.Is(err, subscription.ErrUnavailable):
+		// Redis is away: the button still works (its action is spooled).
+	case err != nil:
 		s.pageError(w, r, err)
 		return
-	}
-	data := s.page()
-	data.Token, data.Subscriber = token, &sub
-	if sub.Status != digest.Active && sub.Status != digest.Pending {
-		data.Outcome = "unsubscribed"
+	default:
+		data.Subscriber = &sub
+		if sub.Status != digest.Active && sub.Status != digest.Pending {
+			data.Outcome = "unsubscribed"
+		}
 	}
 	s.render(w, r, http.StatusOK, templates.UnsubscribePage, data)
 }
@@ -229,13 +234,20 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := s.page()
-	data.Subscriber, data.Outcome = &sub, "unsubscribed"
+	data.Outcome = "unsubscribed"
+	if sub.Email != "" { // empty: spooled while Redis is away
+		data.Subscriber = &sub
+	}
 	s.render(w, r, http.StatusOK, templates.UnsubscribePage, data)
 }
 
 func (s *Server) showPreferences(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
 	sub, err := s.subs.SubscriberFor(r.Context(), subscription.PurposePreferences, token)
+	if errors.Is(err, subscription.ErrUnavailable) {
+		// Redis is away: offer the choices anyway (a change is spooled).
+		sub.Status, sub.Format, err = digest.Active, "", nil
+	}
 	if err != nil {
 		s.pageError(w, r, err)
 		return

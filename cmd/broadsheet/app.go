@@ -131,8 +131,12 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 		a.Close()
 		return nil, usageErrorf("$BROADSHEET_SECRET: %v", err)
 	}
+	var readerSpool subscription.Spool
+	if cfg.readerSpool != nil {
+		readerSpool = cfg.readerSpool
+	}
 	a.subs = subscription.New(st, a.mail, signer, subscription.Config{
-		Title: cfg.Title, BaseURL: cfg.baseURL, ConsentText: cfg.ConsentText,
+		Title: cfg.Title, BaseURL: cfg.baseURL, ConsentText: cfg.ConsentText, Spool: readerSpool,
 		RenderConfirmation: func(m subscription.ConfirmationMail) (string, string, string, error) {
 			return mails.Confirmation(templates.ConfirmationData(m))
 		},

@@ -14,6 +14,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/broadsheet-news/broadsheet/digest"
+	"github.com/broadsheet-news/broadsheet/spool"
 	"github.com/broadsheet-news/broadsheet/store"
 )
 
@@ -58,6 +59,8 @@ type config struct {
 	// Resolved by validate.
 	baseURL  *url.URL
 	location *time.Location
+	// readerSpool, set by serve, keeps reader actions while Redis is away.
+	readerSpool *spool.Spool
 }
 
 // envFlags is a command's flags, whose defaults come from BROADSHEET_*

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/broadsheet-news/broadsheet/publish"
+	"github.com/broadsheet-news/broadsheet/spool"
 	"github.com/broadsheet-news/broadsheet/web"
 )
 
@@ -24,6 +26,10 @@ const pollEvery = 5 * time.Second
 // resumeEvery is how often serve looks for send jobs to join: every
 // serve takes part in every send within a second of its start.
 const resumeEvery = time.Second
+
+// spoolEvery is how often serve tries to apply reader actions spooled
+// while Redis was away.
+const spoolEvery = time.Second
 
 // outboxEvery is how often serve looks for queued mails (confirmations).
 const outboxEvery = 250 * time.Millisecond
@@ -71,6 +77,11 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	}
 	defer ln.Close()
 
+	// Reader actions (confirm, unsubscribe, preferences) that arrive while
+	// Redis is away are kept here, and applied when it is back.
+	if cfg.readerSpool, err = spool.Open(filepath.Join(cfg.DataDir, "spool", "reader-actions.jsonl")); err != nil {
+		return err
+	}
 	a, err := newApp(ctx, &cfg, sys)
 	if err != nil {
 		return err
@@ -88,6 +99,7 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.store.WatchEditions(ctx, pollEvery, func() { site.Changed(ctx) }) })
 	wg.Go(func() { a.subs.RunOutbox(ctx, outboxEvery) })
+	wg.Go(func() { a.subs.RunSpool(ctx, spoolEvery) })
 
 	if err := site.Refresh(ctx); err != nil {
 		return err
