@@ -12,7 +12,7 @@ import (
 // (2000::/3), and the special-purpose blocks inside it.
 
 var (
-	nat64WellKnown = netip.MustParsePrefix("64:ff9b::/96")  // RFC 6052: the IPv4 is the last 32 bits
+	nat64WellKnown = netip.MustParsePrefix("64:ff9b::/96")   // RFC 6052: the IPv4 is the last 32 bits
 	nat64Local     = netip.MustParsePrefix("64:ff9b:1::/48") // RFC 8215: local use, layout chosen locally
 	sixToFour      = netip.MustParsePrefix("2002::/16")      // RFC 3056: the IPv4 is bits 16–47
 	teredo         = netip.MustParsePrefix("2001::/32")      // RFC 4380: server bits 32–63, client bits 96–127 inverted

@@ -68,19 +68,19 @@ type Deps struct {
 
 // Server serves the site. Build one with New and mount Handler.
 type Server struct {
-	site           Site
-	subs           *subscription.Service
-	pages          *templates.Set
-	cfg            Config
-	links          templates.Links
-	ready          func(context.Context) error
-	logger         *slog.Logger
-	limits         Limits
-	challenges     *challenge.Issuer
-	authFailures   *failureLog
-	now            func() time.Time
-	admin          *EditionAdmin
-	metrics        Metrics
+	site         Site
+	subs         *subscription.Service
+	pages        *templates.Set
+	cfg          Config
+	links        templates.Links
+	ready        func(context.Context) error
+	logger       *slog.Logger
+	limits       Limits
+	challenges   *challenge.Issuer
+	authFailures *failureLog
+	now          func() time.Time
+	admin        *EditionAdmin
+	metrics      Metrics
 }
 
 // Metrics counts what the server serves and exposes the product's metrics.
@@ -107,12 +107,12 @@ func New(deps Deps, cfg Config) *Server {
 	abs := func(p string) string { return cfg.BaseURL.ResolveReference(&url.URL{Path: p}).String() }
 	return &Server{
 		site: deps.Site, subs: deps.Subscriptions, pages: deps.Pages, cfg: cfg, ready: deps.Ready, logger: deps.Logger,
-		limits:         deps.Limits,
-		challenges:     deps.Challenges,
-		authFailures:   newFailureLog(deps.Logger, time.Minute),
-		now:            deps.Now,
-		admin:          deps.Admin,
-		metrics:        deps.Metrics,
+		limits:       deps.Limits,
+		challenges:   deps.Challenges,
+		authFailures: newFailureLog(deps.Logger, time.Minute),
+		now:          deps.Now,
+		admin:        deps.Admin,
+		metrics:      deps.Metrics,
 		links: templates.Links{
 			Base: base, Home: base, Archive: base + "archive",
 			RSS: abs(feeds.RSSFile), Atom: abs(feeds.AtomFile), JSON: abs(feeds.JSONFile),
