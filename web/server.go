@@ -42,6 +42,9 @@ type Config struct {
 	// AdminFailuresPerMinute bounds failed admin authentications per client
 	// (default 10); past it, /api/ answers 429.
 	AdminFailuresPerMinute int
+	// BuildTimeout bounds a build started from the API (default
+	// DefaultBuildTimeout).
+	BuildTimeout time.Duration
 }
 
 // Deps are what the server serves and calls.
@@ -78,6 +81,7 @@ type Server struct {
 	limits       Limits
 	challenges   *challenge.Issuer
 	authFailures *failureLog
+	buildTimeout time.Duration
 	now          func() time.Time
 	admin        *EditionAdmin
 	metrics      Metrics
@@ -101,6 +105,9 @@ func New(deps Deps, cfg Config) *Server {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
+	if cfg.BuildTimeout <= 0 {
+		cfg.BuildTimeout = DefaultBuildTimeout
+	}
 	if cfg.AdminFailuresPerMinute <= 0 {
 		cfg.AdminFailuresPerMinute = 10
 	}
@@ -110,6 +117,7 @@ func New(deps Deps, cfg Config) *Server {
 		limits:       deps.Limits,
 		challenges:   deps.Challenges,
 		authFailures: newFailureLog(deps.Logger, time.Minute),
+		buildTimeout: cfg.BuildTimeout,
 		now:          deps.Now,
 		admin:        deps.Admin,
 		metrics:      deps.Metrics,
