@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/broadsheet-news/broadsheet/challenge"
 	"github.com/broadsheet-news/broadsheet/digest"
+	"github.com/broadsheet-news/broadsheet/internal/logs"
 	"github.com/broadsheet-news/broadsheet/mailer"
 	"github.com/broadsheet-news/broadsheet/publish"
 	"github.com/broadsheet-news/broadsheet/store"
@@ -34,6 +36,7 @@ type app struct {
 	opener       mailer.Opener
 	messageIDKey []byte // the secret that signs links also keys Message-IDs
 	challenges   *challenge.Issuer
+	outage       *logs.Outage
 	// Sending editions: set by openSending.
 	digestOf func(digest.Edition) (*mailer.Digest, error)
 	sender   *publish.Sender
@@ -52,6 +55,16 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A Redis outage is two lines (start, end), not an error from every
+	// loop that polls Redis; the ping is set once Redis is open.
+	var ping atomic.Pointer[func(context.Context) error]
+	outage := logs.NewOutage(logger, func(ctx context.Context) error {
+		if p := ping.Load(); p != nil {
+			return (*p)(ctx)
+		}
+		return nil
+	}, time.Now)
+	logger = slog.New(outage.Handler(logger.Handler()))
 	pages, err := templates.New()
 	if err != nil {
 		return nil, err
@@ -95,8 +108,10 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 		return nil, err
 	}
 	st := store.New(conn.rdb, store.Options{Prefix: cfg.RedisPrefix, KeepEditions: cfg.KeepEditions, WaitReplicas: wait, Logger: logger})
+	storePing := st.Ping
+	ping.Store(&storePing)
 	m := newMetrics(st)
-	a := &app{cfg: cfg, logger: logger, redis: conn, store: st, pages: pages, metrics: m,
+	a := &app{cfg: cfg, logger: logger, redis: conn, store: st, pages: pages, metrics: m, outage: outage,
 		mail: mailer.New(composer, transport, logger), composer: composer, opener: transport}
 	a.pub = publish.New(st, pages, publish.Config{
 		Title:    cfg.Title,

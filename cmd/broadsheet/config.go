@@ -14,6 +14,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/broadsheet-news/broadsheet/digest"
+	"github.com/broadsheet-news/broadsheet/internal/logs"
 	"github.com/broadsheet-news/broadsheet/spool"
 	"github.com/broadsheet-news/broadsheet/store"
 )
@@ -311,7 +312,8 @@ func (c *config) logger(stderr io.Writer) (*slog.Logger, error) {
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return nil, usageErrorf("--log-level %q is not one of debug, info, warn, error", c.LogLevel)
 	}
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})), nil
+	// No address in any line above debug level.
+	return slog.New(logs.Redact(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))), nil
 }
 
 // parseFlags parses args. --help prints the usage to stdout and returns

@@ -27,6 +27,9 @@ const pollEvery = 5 * time.Second
 // serve takes part in every send within a second of its start.
 const resumeEvery = time.Second
 
+// outageEvery is how often serve pings Redis to tell when an outage ends.
+const outageEvery = time.Second
+
 // spoolEvery is how often serve tries to apply reader actions spooled
 // while Redis was away.
 const spoolEvery = time.Second
@@ -100,6 +103,7 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	wg.Go(func() { a.store.WatchEditions(ctx, pollEvery, func() { site.Changed(ctx) }) })
 	wg.Go(func() { a.subs.RunOutbox(ctx, outboxEvery) })
 	wg.Go(func() { a.subs.RunSpool(ctx, spoolEvery) })
+	wg.Go(func() { a.outage.Run(ctx, outageEvery) })
 
 	if err := site.Refresh(ctx); err != nil {
 		return err

@@ -81,6 +81,26 @@ func TestReaderActionsSurviveARedisOutage(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(env["BROADSHEET_DATA_DIR"], "spool", "reader-actions.jsonl")); len(b) != 0 {
 		t.Errorf("spool after the replay: %q", b)
 	}
+
+	// The outage is two lines in the log, not an error every 250 ms; no
+	// address is logged.
+	deadline = time.Now().Add(5 * time.Second)
+	for !strings.Contains(s.cli.stderr.String(), "Redis reachable again") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	log := s.cli.stderr.String()
+	if n := strings.Count(log, "Redis unreachable"); n != 1 {
+		t.Errorf("%d 'Redis unreachable' lines, want 1", n)
+	}
+	if n := strings.Count(log, "Redis reachable again"); n != 1 || !strings.Contains(log, "down_for=") {
+		t.Errorf("%d 'Redis reachable again' lines (want 1, with down_for)", n)
+	}
+	if n := strings.Count(log, "level=ERROR"); n != 1 {
+		t.Errorf("%d ERROR lines, want 1 (the outage's start):\n%s", n, log)
+	}
+	if strings.Contains(log, "@example.com") {
+		t.Errorf("an address is in the log:\n%s", log)
+	}
 }
 
 // confirmNow follows a confirmation link as a reader does: GET, and when
