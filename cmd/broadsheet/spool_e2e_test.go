@@ -42,6 +42,9 @@ func TestReaderActionsSurviveARedisOutage(t *testing.T) {
 		!strings.Contains(body, "You are unsubscribed") {
 		t.Errorf("one-click with Redis down: %d\n%s", resp.StatusCode, body)
 	}
+	if resp, body := get(t, prefs); resp.StatusCode != 200 || !strings.Contains(body, `value="text"`) {
+		t.Errorf("GET preferences with Redis down: %d\n%s", resp.StatusCode, body)
+	}
 	if resp, body := post(t, prefs, formType, form("action", "save", "format", "text")); resp.StatusCode != 200 ||
 		!strings.Contains(body, "Saved") {
 		t.Errorf("preferences with Redis down: %d\n%s", resp.StatusCode, body)
@@ -62,8 +65,11 @@ func TestReaderActionsSurviveARedisOutage(t *testing.T) {
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		l, c, j := s.subscriber(t, "leaver@example.com"), s.subscriber(t, "chooser@example.com"), s.subscriber(t, "joiner@example.com")
-		if l.Status == "unsubscribed" && c.Format == "text" && j.Status == "active" {
+		var l, c, j subscriberView
+		codes := s.admin(t, "GET", "api/subscribers/leaver@example.com", "", nil, &l) +
+			s.admin(t, "GET", "api/subscribers/chooser@example.com", "", nil, &c) +
+			s.admin(t, "GET", "api/subscribers/joiner@example.com", "", nil, &j)
+		if codes == 600 && l.Status == "unsubscribed" && c.Format == "text" && j.Status == "active" {
 			if l.Consent["left_how"] != "one-click" {
 				t.Errorf("left how %q, want one-click", l.Consent["left_how"])
 			}
