@@ -44,7 +44,7 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	cfg.siteFlags(f)
 	cfg.mailFlags(f)
 	cfg.sendFlags(f)
-	f.int(&cfg.SubscribeRate, "subscribe-rate", 20, "subscribe requests one IP may make a minute")
+	f.int(&cfg.SubscribeRate, "subscribe-rate", 20, "subscribe requests one client (IPv4 address, IPv6 /64) may make a minute, over all instances; past it, a proof-of-work challenge")
 	f.string(&cfg.TrustProxy, "trust-proxy", "false", `the proxies in front of serve, as CIDR prefixes or addresses ("10.0.0.0/8,127.0.0.1"): the client IP is the right-most X-Forwarded-For address that is not one of them; "true": the peer is one proxy, whatever its address; "false": none`)
 	f.string(&cfg.SubscribeOrigins, "subscribe-origins", "", "other sites (https://example.com,…) whose pages may post the subscribe form; posts from anywhere else get 403")
 	f.string(&cfg.Schedule, "schedule", "0 6 * * *", `cron spec (in --timezone) for building today's edition and sending it; "off" leaves it to an external cron running "broadsheet build" and "broadsheet send"`)
