@@ -153,15 +153,24 @@ func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) error {
 	if err != nil {
 		return err
 	}
-	consent := digest.Consent{Source: "form", SubscribedAt: s.now().UTC(), IP: req.IP,
+	now := s.now().UTC()
+	consent := digest.Consent{Source: "form", SubscribedAt: now, IP: req.IP,
 		UserAgent: truncate(req.UserAgent, 200), Text: s.cfg.ConsentText}
+	// A new subscriber is stored with its confirmation mail claimed, so
+	// creating it is the claim (one round trip, not three).
 	sub, created, err := s.store.AddSubscriber(ctx, digest.Subscriber{
-		Email: email, Name: name, Status: digest.Pending, Format: digest.FormatHTML, Consent: consent,
+		Email: email, Name: name, Status: digest.Pending, Format: digest.FormatHTML, Consent: consent, ConfirmSentAt: now,
 	}, true)
 	if err != nil {
 		return fmt.Errorf("subscription: subscribe: %w", err)
 	}
-	if !created && sub.Status == digest.Unsubscribed {
+	switch {
+	case created:
+		return s.queueConfirmation(ctx, sub, now, false)
+	case (sub.Status == digest.Pending || sub.Status == digest.Active) && s.sentRecently(sub, now):
+		s.logger.Debug("Confirmation mail not queued: sent recently", slog.Int64("subscriber", sub.ID))
+		return nil
+	case sub.Status == digest.Unsubscribed:
 		// Back again: double opt-in again, with a new consent record.
 		sub, err = s.store.UpdateSubscriber(ctx, sub.ID, func(x *digest.Subscriber) error {
 			if x.Status != digest.Unsubscribed {
@@ -181,6 +190,12 @@ func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) error {
 	return s.sendConfirmation(ctx, sub.ID, false)
 }
 
+// sentRecently reports whether sub got a confirmation mail less than
+// ResendAfter before now.
+func (s *Service) sentRecently(sub digest.Subscriber, now time.Time) bool {
+	return !sub.ConfirmSentAt.IsZero() && now.Sub(sub.ConfirmSentAt) < s.cfg.ResendAfter
+}
+
 // sendConfirmation claims the right to mail subscriber id (at most once
 // per ResendAfter, unless force) and queues the confirmation mail in the
 // outbox, where DeliverQueued sends it: the request that asked for it does
@@ -193,7 +208,7 @@ func (s *Service) sendConfirmation(ctx context.Context, id int64, force bool) er
 		if x.Status != digest.Pending && x.Status != digest.Active {
 			return digest.ErrUnchanged
 		}
-		if !force && !x.ConfirmSentAt.IsZero() && now.Sub(x.ConfirmSentAt) < s.cfg.ResendAfter {
+		if !force && s.sentRecently(*x, now) {
 			return digest.ErrUnchanged
 		}
 		x.ConfirmSentAt = now
@@ -207,6 +222,13 @@ func (s *Service) sendConfirmation(ctx context.Context, id int64, force bool) er
 		s.logger.Debug("Confirmation mail not queued: sent recently or not wanted", slog.Int64("subscriber", id))
 		return nil
 	}
+	return s.queueConfirmation(ctx, sub, now, force)
+}
+
+// queueConfirmation queues the confirmation mail of sub, whose claim is
+// made — unless, without force, its mailbox got one recently.
+func (s *Service) queueConfirmation(ctx context.Context, sub digest.Subscriber, now time.Time, force bool) error {
+	id := sub.ID
 	if !force {
 		// One a day per mailbox too, whatever the spelling: victim+1@,
 		// victim+2@… and Gmail's dotted variants are one inbox.
