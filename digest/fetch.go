@@ -139,19 +139,6 @@ func (e *forbiddenAddrError) Error() string {
 	return "refusing to connect to " + e.addr + ", a private or local address (set BROADSHEET_SOURCE_ALLOW_PRIVATE=true for an intranet source)"
 }
 
-// IsPublicAddr reports whether a is an address a source may live at: not
-// loopback, private (RFC 1918, ULA), link-local (169.254.169.254 among
-// them), CGNAT, multicast, unspecified or "this network".
-func IsPublicAddr(a netip.Addr) bool {
-	cgnat := netip.PrefixFrom(netip.AddrFrom4([4]byte{100, 64, 0, 0}), 10)
-	thisNetwork := netip.PrefixFrom(netip.AddrFrom4([4]byte{0, 0, 0, 0}), 8)
-	a = a.Unmap()
-	return a.IsValid() && !a.IsLoopback() && !a.IsPrivate() && !a.IsLinkLocalUnicast() &&
-		!a.IsLinkLocalMulticast() && !a.IsInterfaceLocalMulticast() && !a.IsMulticast() &&
-		!a.IsUnspecified() && !cgnat.Contains(a) && !thisNetwork.Contains(a) &&
-		a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
-}
-
 // Page is a fetched resource.
 type Page struct {
 	URL         *url.URL // after redirects

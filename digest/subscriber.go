@@ -6,6 +6,9 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // SubscriberStatus is where a subscriber stands.
@@ -75,14 +78,19 @@ type Consent struct {
 // limit less the angle brackets).
 const MaxEmailLength = 254
 
+// MaxLocalPartLength is the longest local part (before the @) accepted, in
+// bytes (RFC 5321, 4.5.3.1.1).
+const MaxLocalPartLength = 64
+
 // ErrBadEmail is wrapped by NormalizeEmail's errors.
 var ErrBadEmail = errors.New("not a valid email address")
 
 // NormalizeEmail checks an address as typed and returns its normalised form
-// (trimmed, lower-cased). It accepts a bare address only: no display name,
-// no CR, LF or NUL, at most 254 bytes, a domain with a dot.
+// (trimmed, NFC, lower-cased). It accepts a bare address only: no display
+// name, no control or format character, at most 254 bytes with a local part
+// of at most 64, a domain with a dot.
 func NormalizeEmail(s string) (string, error) {
-	s = strings.TrimSpace(s)
+	s = norm.NFC.String(strings.TrimSpace(s))
 	switch {
 	case s == "":
 		return "", fmt.Errorf("%w: it is empty", ErrBadEmail)
@@ -96,17 +104,56 @@ func NormalizeEmail(s string) (string, error) {
 		return "", fmt.Errorf("%w: %q", ErrBadEmail, s)
 	}
 	at := strings.LastIndexByte(s, '@')
+	if at > MaxLocalPartLength {
+		return "", fmt.Errorf("%w: the part before the @ is longer than %d bytes", ErrBadEmail, MaxLocalPartLength)
+	}
 	domain := s[at+1:]
 	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") ||
 		strings.HasPrefix(domain, "[") {
 		return "", fmt.Errorf("%w: the domain %q has no dot", ErrBadEmail, domain)
 	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return "", fmt.Errorf("%w: it contains a control character", ErrBadEmail)
-		}
+	if strings.ContainsFunc(s, IsHiddenRune) {
+		return "", fmt.Errorf("%w: it contains a control, format or bidi-override character", ErrBadEmail)
 	}
 	return strings.ToLower(s), nil
+}
+
+// IsHiddenRune reports whether r is a character that has no place in a
+// name or an address typed by a reader: a control character (C0, C1, DEL),
+// a line or paragraph separator (U+2028, U+2029), or a format character
+// (category Cf: the bidi overrides and isolates U+202A–U+202E and
+// U+2066–U+2069, soft hyphen, zero-width space…) — except the zero-width
+// joiner and non-joiner (U+200D, U+200C), which emoji and scripts such as
+// Persian need.
+func IsHiddenRune(r rune) bool {
+	switch {
+	case r == 0x200c || r == 0x200d:
+		return false
+	case unicode.IsControl(r), r == 0x2028, r == 0x2029, unicode.Is(unicode.Cf, r):
+		return true
+	}
+	return false
+}
+
+// MailboxKey is the mailbox an address delivers to, as far as can be told
+// from its spelling: the normalised address without its subaddress
+// ("+tag"), and for gmail.com and googlemail.com without dots in the local
+// part and with gmail.com as the domain. Limits that count mails to a
+// mailbox (one confirmation a day) key on it; the address itself is kept
+// as typed. email must already be normalised (NormalizeEmail).
+func MailboxKey(email string) string {
+	at := strings.LastIndexByte(email, '@')
+	if at < 0 {
+		return email
+	}
+	local, domain := email[:at], email[at+1:]
+	if plus := strings.IndexByte(local, '+'); plus > 0 {
+		local = local[:plus]
+	}
+	if domain == "gmail.com" || domain == "googlemail.com" {
+		local, domain = strings.ReplaceAll(local, ".", ""), "gmail.com"
+	}
+	return local + "@" + domain
 }
 
 // ErrSuppressed says an address was erased at its owner's request and may

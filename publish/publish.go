@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/broadsheet-news/broadsheet/digest"
 	"github.com/broadsheet-news/broadsheet/feeds"
 )
@@ -59,6 +61,9 @@ type Publisher struct {
 
 	mu          sync.Mutex
 	feedIDCache string
+	// builds lets concurrent builds of one day from one source share one
+	// read of the source (one fetch of a web source).
+	builds singleflight.Group
 }
 
 // New returns a Publisher. now is the clock (time.Now outside tests).
@@ -83,9 +88,33 @@ type Result struct {
 	Outcome digest.Outcome
 }
 
+// maxSharedBuild bounds a build that outlives the caller that started it.
+const maxSharedBuild = 3 * time.Minute
+
 // Build reads src and stores it as the edition of day (today when day is
 // ""). Building a day again with the same content changes nothing.
+// Concurrent builds of one day from one source share one build: the first
+// caller's runs (to its end even if that caller gives up, so the others
+// get it), and each caller waits for it as long as its own ctx allows.
 func (p *Publisher) Build(ctx context.Context, src Source, day string) (Result, error) {
+	if day == "" {
+		day = p.Today()
+	}
+	ch := p.builds.DoChan(day+"\x00"+src.String(), func() (any, error) {
+		shared, cancel := context.WithTimeout(context.WithoutCancel(ctx), maxSharedBuild)
+		defer cancel()
+		return p.observedBuild(shared, src, day)
+	})
+	select {
+	case r := <-ch:
+		res, _ := r.Val.(Result)
+		return res, r.Err
+	case <-ctx.Done():
+		return Result{}, fmt.Errorf("publish: build %s: %w", day, ctx.Err())
+	}
+}
+
+func (p *Publisher) observedBuild(ctx context.Context, src Source, day string) (Result, error) {
 	start := time.Now()
 	res, err := p.build(ctx, src, day)
 	if obs := p.cfg.Observer; obs != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -129,7 +130,7 @@ const importBatch = 1000
 // A file that is not CSV with an email column is a FieldError.
 func (s *Service) Import(ctx context.Context, r io.Reader, consent string) (ImportReport, error) {
 	rep := ImportReport{Invalid: []InvalidLine{}}
-	cr := csv.NewReader(r)
+	cr := csv.NewReader(newRecordLimiter(r))
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -180,7 +181,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, consent string) (Impo
 	}
 	field := func(rec []string, name string) string {
 		if i := col[name]; i >= 0 && i < len(rec) {
-			return rec[i]
+			return unescapeCell(rec[i])
 		}
 		return ""
 	}
@@ -198,6 +199,14 @@ func (s *Service) Import(ctx context.Context, r io.Reader, consent string) (Impo
 			return rep, fmt.Errorf("subscription: import: read: %w", err)
 		}
 		line, _ := cr.FieldPos(0) // only valid after a successful Read
+		if len(rec) == 1 && rec[0] == overlongMarker {
+			invalid(line, fmt.Sprintf("the line is longer than %d KiB", maxRecord>>10))
+			continue
+		}
+		if long := slices.IndexFunc(rec, func(c string) bool { return len(c) > MaxCell }); long >= 0 {
+			invalid(line, fmt.Sprintf("cell %d is longer than %d bytes", long+1, MaxCell))
+			continue
+		}
 		email, err := checkEmail(field(rec, "email"))
 		if err != nil {
 			invalid(line, err.Error())
@@ -268,10 +277,12 @@ func (s *Service) Export(ctx context.Context, w io.Writer) error {
 }
 
 // csvSafe defuses every cell a spreadsheet would run as a formula (an
-// address may start with "=" too: the form accepts what RFC 5322 does).
+// address may start with "=" too: the form accepts what RFC 5322 does) by
+// putting a ' before it — and before a cell that starts with ' itself, so
+// that Import, which removes that ', gives back every cell as it was.
 func csvSafe(cells ...string) []string {
 	for i, s := range cells {
-		if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		if s != "" && strings.IndexByte(formulaStarts, s[0]) >= 0 {
 			cells[i] = "'" + s
 		}
 	}

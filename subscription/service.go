@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/broadsheet-news/broadsheet/digest"
 	"github.com/broadsheet-news/broadsheet/mailer"
 )
@@ -29,6 +31,9 @@ type Store interface {
 	EnqueueMail(ctx context.Context, job string) error
 	ClaimMail(ctx context.Context, now time.Time, lease time.Duration) (string, bool, error)
 	AckMail(ctx context.Context, job string) error
+	// ClaimMailbox reports whether mailbox (a digest.MailboxKey) got no
+	// confirmation mail in the window before now, and if so counts this one.
+	ClaimMailbox(ctx context.Context, mailbox string, now time.Time, window time.Duration) (bool, error)
 }
 
 // Sender sends one email. mailer.Mailer meets it.
@@ -66,6 +71,10 @@ type Config struct {
 	// confirmation mail sent at the time given (a VERP address, so that
 	// its bounce comes back naming the subscriber); nil: the From address.
 	ReturnPath func(subscriber int64, sent time.Time) string
+	// Spool, when set, keeps the readers' confirmations, unsubscriptions
+	// and format changes that arrive while Redis is unreachable, to apply
+	// them when it answers again (RunSpool).
+	Spool Spool
 }
 
 // Service runs the subscriber use cases.
@@ -115,15 +124,20 @@ func checkEmail(email string) (string, error) {
 	return e, nil
 }
 
+// checkName normalises a name (trimmed, NFC) or says what is wrong with
+// the field: control, format and bidi-override characters are refused, so a
+// name cannot reorder or hide text in a page, a mail or an admin's list.
 func checkName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	switch {
 	case !utf8.ValidString(name):
 		return "", &FieldError{Field: "name", Message: "is not valid UTF-8"}
-	case utf8.RuneCountInString(name) > MaxNameLength:
+	case strings.ContainsFunc(name, digest.IsHiddenRune):
+		return "", &FieldError{Field: "name", Message: "contains a control, format or bidi-override character"}
+	}
+	name = norm.NFC.String(name)
+	if utf8.RuneCountInString(name) > MaxNameLength {
 		return "", &FieldError{Field: "name", Message: fmt.Sprintf("is longer than %d characters", MaxNameLength)}
-	case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		return "", &FieldError{Field: "name", Message: "contains a control character"}
 	}
 	return name, nil
 }
@@ -143,15 +157,24 @@ func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) error {
 	if err != nil {
 		return err
 	}
-	consent := digest.Consent{Source: "form", SubscribedAt: s.now().UTC(), IP: req.IP,
+	now := s.now().UTC()
+	consent := digest.Consent{Source: "form", SubscribedAt: now, IP: req.IP,
 		UserAgent: truncate(req.UserAgent, 200), Text: s.cfg.ConsentText}
+	// A new subscriber is stored with its confirmation mail claimed, so
+	// creating it is the claim (one round trip, not three).
 	sub, created, err := s.store.AddSubscriber(ctx, digest.Subscriber{
-		Email: email, Name: name, Status: digest.Pending, Format: digest.FormatHTML, Consent: consent,
+		Email: email, Name: name, Status: digest.Pending, Format: digest.FormatHTML, Consent: consent, ConfirmSentAt: now,
 	}, true)
 	if err != nil {
 		return fmt.Errorf("subscription: subscribe: %w", err)
 	}
-	if !created && sub.Status == digest.Unsubscribed {
+	switch {
+	case created:
+		return s.queueConfirmation(ctx, sub, now, false)
+	case (sub.Status == digest.Pending || sub.Status == digest.Active) && s.sentRecently(sub, now):
+		s.logger.Debug("Confirmation mail not queued: sent recently", slog.Int64("subscriber", sub.ID))
+		return nil
+	case sub.Status == digest.Unsubscribed:
 		// Back again: double opt-in again, with a new consent record.
 		sub, err = s.store.UpdateSubscriber(ctx, sub.ID, func(x *digest.Subscriber) error {
 			if x.Status != digest.Unsubscribed {
@@ -171,6 +194,12 @@ func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) error {
 	return s.sendConfirmation(ctx, sub.ID, false)
 }
 
+// sentRecently reports whether sub got a confirmation mail less than
+// ResendAfter before now.
+func (s *Service) sentRecently(sub digest.Subscriber, now time.Time) bool {
+	return !sub.ConfirmSentAt.IsZero() && now.Sub(sub.ConfirmSentAt) < s.cfg.ResendAfter
+}
+
 // sendConfirmation claims the right to mail subscriber id (at most once
 // per ResendAfter, unless force) and queues the confirmation mail in the
 // outbox, where DeliverQueued sends it: the request that asked for it does
@@ -178,12 +207,12 @@ func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) error {
 func (s *Service) sendConfirmation(ctx context.Context, id int64, force bool) error {
 	now := s.now().UTC()
 	claimed := false
-	_, err := s.store.UpdateSubscriber(ctx, id, func(x *digest.Subscriber) error {
+	sub, err := s.store.UpdateSubscriber(ctx, id, func(x *digest.Subscriber) error {
 		claimed = false
 		if x.Status != digest.Pending && x.Status != digest.Active {
 			return digest.ErrUnchanged
 		}
-		if !force && !x.ConfirmSentAt.IsZero() && now.Sub(x.ConfirmSentAt) < s.cfg.ResendAfter {
+		if !force && s.sentRecently(*x, now) {
 			return digest.ErrUnchanged
 		}
 		x.ConfirmSentAt = now
@@ -196,6 +225,25 @@ func (s *Service) sendConfirmation(ctx context.Context, id int64, force bool) er
 	if !claimed {
 		s.logger.Debug("Confirmation mail not queued: sent recently or not wanted", slog.Int64("subscriber", id))
 		return nil
+	}
+	return s.queueConfirmation(ctx, sub, now, force)
+}
+
+// queueConfirmation queues the confirmation mail of sub, whose claim is
+// made — unless, without force, its mailbox got one recently.
+func (s *Service) queueConfirmation(ctx context.Context, sub digest.Subscriber, now time.Time, force bool) error {
+	id := sub.ID
+	if !force {
+		// One a day per mailbox too, whatever the spelling: victim+1@,
+		// victim+2@… and Gmail's dotted variants are one inbox.
+		first, err := s.store.ClaimMailbox(ctx, digest.MailboxKey(sub.Email), now, s.cfg.ResendAfter)
+		if err != nil {
+			return fmt.Errorf("subscription: %w", err)
+		}
+		if !first {
+			s.logger.Debug("Confirmation mail not queued: its mailbox got one recently", slog.Int64("subscriber", id))
+			return nil
+		}
 	}
 	job := fmt.Sprintf("confirm:%d:%d", id, now.UnixNano())
 	if err := s.store.EnqueueMail(ctx, job); err != nil {
@@ -244,44 +292,6 @@ const (
 	NotConfirmable                         // unsubscribed, bounced…: nothing done
 )
 
-// Confirm activates the subscriber of a confirmation token. An unknown,
-// forged or other-purpose token is ErrInvalidToken; an old one ErrExpired.
-func (s *Service) Confirm(ctx context.Context, token, ip string) (ConfirmOutcome, error) {
-	id, issued, err := s.tokens.Verify(PurposeConfirm, token)
-	if err != nil {
-		return 0, err
-	}
-	now := s.now().UTC()
-	if now.Sub(issued) > s.cfg.ConfirmTTL {
-		return 0, ErrExpired
-	}
-	outcome := NotConfirmable
-	_, err = s.store.UpdateSubscriber(ctx, id, func(x *digest.Subscriber) error {
-		switch x.Status {
-		case digest.Active:
-			outcome = AlreadyConfirmed
-			return digest.ErrUnchanged
-		case digest.Pending:
-			outcome = Confirmed
-			x.Status = digest.Active
-			x.Consent.ConfirmedAt, x.Consent.ConfirmIP = now, ip
-			return nil
-		}
-		outcome = NotConfirmable
-		return digest.ErrUnchanged
-	})
-	if errors.Is(err, digest.ErrNotFound) {
-		return 0, ErrInvalidToken // erased since
-	}
-	if err != nil {
-		return 0, fmt.Errorf("subscription: confirm: %w", err)
-	}
-	if outcome == Confirmed {
-		s.logger.Info("Subscriber confirmed", slog.Int64("subscriber", id))
-	}
-	return outcome, nil
-}
-
 // ResendConfirmation sends a new confirmation mail for an expired (but
 // genuine) confirmation token, still at most once per ResendAfter.
 func (s *Service) ResendConfirmation(ctx context.Context, token string) error {
@@ -297,8 +307,15 @@ func (s *Service) ResendConfirmation(ctx context.Context, token string) error {
 	return nil
 }
 
+// ErrUnavailable says Redis could not be reached: the subscriber a genuine
+// link names is not known now (SubscriberFor returns its ID only).
+var ErrUnavailable = errors.New("subscription: the subscriber store is unreachable")
+
 // SubscriberFor returns the subscriber a token of purpose names, for the
 // unsubscribe and preferences pages. Any bad token is ErrInvalidToken.
+// While Redis is unreachable, a genuine token gives the subscriber's ID
+// alone and ErrUnavailable, so the page can still offer its buttons (their
+// actions are spooled).
 func (s *Service) SubscriberFor(ctx context.Context, purpose Purpose, token string) (digest.Subscriber, error) {
 	id, _, err := s.tokens.Verify(purpose, token)
 	if err != nil {
@@ -308,59 +325,11 @@ func (s *Service) SubscriberFor(ctx context.Context, purpose Purpose, token stri
 	if errors.Is(err, digest.ErrNotFound) {
 		return digest.Subscriber{}, ErrInvalidToken
 	}
+	if unreachable(err) && s.cfg.Spool != nil {
+		return digest.Subscriber{ID: id}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	if err != nil {
 		return digest.Subscriber{}, fmt.Errorf("subscription: %w", err)
-	}
-	return sub, nil
-}
-
-// Unsubscribe unsubscribes the subscriber of an unsubscribe or preferences
-// token; how is "one-click", "link" or "preferences". Unsubscribing twice is
-// not an error.
-func (s *Service) Unsubscribe(ctx context.Context, purpose Purpose, token, how string) (digest.Subscriber, error) {
-	sub, err := s.SubscriberFor(ctx, purpose, token)
-	if err != nil {
-		return digest.Subscriber{}, err
-	}
-	return s.leave(ctx, sub.ID, how)
-}
-
-func (s *Service) leave(ctx context.Context, id int64, how string) (digest.Subscriber, error) {
-	now := s.now().UTC()
-	sub, err := s.store.UpdateSubscriber(ctx, id, func(x *digest.Subscriber) error {
-		if x.Status != digest.Active && x.Status != digest.Pending {
-			return digest.ErrUnchanged
-		}
-		x.Status = digest.Unsubscribed
-		x.Consent.LeftAt, x.Consent.LeftHow = now, how
-		return nil
-	})
-	if err != nil {
-		return digest.Subscriber{}, fmt.Errorf("subscription: unsubscribe: %w", err)
-	}
-	s.logger.Info("Subscriber left", slog.Int64("subscriber", id), slog.String("how", how))
-	return sub, nil
-}
-
-// SetFormat changes the mail format of the subscriber of a preferences
-// token.
-func (s *Service) SetFormat(ctx context.Context, token string, format digest.MailFormat) (digest.Subscriber, error) {
-	if !format.Valid() {
-		return digest.Subscriber{}, &FieldError{Field: "format", Message: `must be "html" or "text"`}
-	}
-	sub, err := s.SubscriberFor(ctx, PurposePreferences, token)
-	if err != nil {
-		return digest.Subscriber{}, err
-	}
-	sub, err = s.store.UpdateSubscriber(ctx, sub.ID, func(x *digest.Subscriber) error {
-		if x.Format == format {
-			return digest.ErrUnchanged
-		}
-		x.Format = format
-		return nil
-	})
-	if err != nil {
-		return digest.Subscriber{}, fmt.Errorf("subscription: set format: %w", err)
 	}
 	return sub, nil
 }

@@ -107,6 +107,9 @@ type Page struct {
 	// HideSubscribeForm leaves out the form at the foot of the page (the
 	// subscription pages have their own, or none).
 	HideSubscribeForm bool
+	// Challenge, on a subscribe form past the rate limit, is the
+	// proof-of-work challenge (JSON) the ALTCHA widget solves.
+	Challenge string
 }
 
 // Render writes the named page. The page is rendered in full before any byte

@@ -19,7 +19,10 @@ import (
 const maxImportBody = 100 << 20
 
 // requireAdmin guards the admin API with a bearer token, compared in
-// constant time. Without a configured token the API is off (403).
+// constant time. Without a configured token the API is off (403). A client
+// (IPv4 address or IPv6 /64) that failed AdminFailuresPerMinute times in
+// the last minute gets 429 whatever it sends, so guessing is slow;
+// failures are logged once a minute with their count.
 func (s *Server) requireAdmin(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.AdminToken == "" {
@@ -27,12 +30,28 @@ func (s *Server) requireAdmin(next http.HandlerFunc) http.HandlerFunc {
 				"error": "the admin API is off: set BROADSHEET_ADMIN_TOKEN (or BROADSHEET_ADMIN_TOKEN_FILE) in serve's environment to turn it on"})
 			return
 		}
+		client := limitKey(clientAddr(r, s.cfg.TrustProxy))
+		if s.limits != nil {
+			// Look before checking the token: a client past its budget
+			// learns nothing, not even when it guessed right.
+			ok, wait, err := s.limits.Allow(r.Context(), "admin-auth", client, s.cfg.AdminFailuresPerMinute, true)
+			if err == nil && !ok {
+				s.authFailures.add(client, true)
+				w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
+				writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too many failed authentications; try again in a minute"})
+				return
+			}
+		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		// Compare hashes, so the comparison takes the same time whatever
 		// the lengths.
 		want := sha256.Sum256([]byte(s.cfg.AdminToken))
 		have := sha256.Sum256([]byte(strings.TrimSpace(got)))
 		if !ok || subtle.ConstantTimeCompare(want[:], have[:]) != 1 {
+			s.authFailures.add(client, false)
+			if s.limits != nil {
+				_, _, _ = s.limits.Allow(r.Context(), "admin-auth", client, s.cfg.AdminFailuresPerMinute, false)
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="broadsheet admin"`)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
 			return

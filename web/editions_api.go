@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/broadsheet-news/broadsheet/digest"
 	"github.com/broadsheet-news/broadsheet/publish"
@@ -25,6 +27,23 @@ type EditionAdmin struct {
 	// Background outlives requests: sends started by the API run on it.
 	Background context.Context
 }
+
+// BuildTimeoutError is a build from the API that did not end in time: the
+// source did not answer (502).
+type BuildTimeoutError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *BuildTimeoutError) Error() string {
+	return fmt.Sprintf("the source did not answer within %s: %v", e.After, e.Err)
+}
+
+func (e *BuildTimeoutError) Unwrap() error { return e.Err }
+
+// DefaultBuildTimeout bounds a build started from the API, so the answer
+// comes before the server's write timeout (60 s).
+const DefaultBuildTimeout = 55 * time.Second
 
 // maxTestRecipients bounds POST /api/editions/{id}/test.
 const maxTestRecipients = 10
@@ -46,11 +65,22 @@ func (s *Server) buildEdition(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	res, err := s.admin.Build(r.Context(), in.Date)
+	start := s.now()
+	ctx, cancel := context.WithTimeout(r.Context(), s.buildTimeout)
+	defer cancel()
+	res, err := s.admin.Build(ctx, in.Date)
+	if err != nil && ctx.Err() != nil && r.Context().Err() == nil {
+		err = &BuildTimeoutError{After: s.buildTimeout, Err: err}
+	}
 	if err != nil {
+		status := statusOf(err)
+		s.logger.Warn("Build from the API failed", slog.String("date", in.Date), slog.Int("status", status),
+			slog.Duration("took", s.now().Sub(start)), slog.Any("error", err))
 		s.apiError(w, r, err)
 		return
 	}
+	s.logger.Info("Build from the API", slog.String("edition", res.Edition.ID), slog.String("outcome", res.Outcome.String()),
+		slog.Duration("took", s.now().Sub(start)))
 	status := http.StatusOK
 	if res.Outcome == digest.Created {
 		status = http.StatusCreated

@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -30,7 +31,8 @@ func statusOf(err error) int {
 		return http.StatusUnprocessableEntity
 	}
 	var fetch *digest.FetchError
-	if errors.As(err, &fetch) {
+	var timeout *BuildTimeoutError
+	if errors.As(err, &fetch) || errors.As(err, &timeout) {
 		return http.StatusBadGateway
 	}
 	return http.StatusInternalServerError
@@ -62,6 +64,10 @@ func (s *Server) publicMessage(r *http.Request, err error, status int) string {
 		return digest.ErrLedgerGone.Error()
 	case errors.Is(err, digest.ErrNoAudience):
 		return digest.ErrNoAudience.Error() + ": no send job was made"
+	}
+	var timeout *BuildTimeoutError
+	if errors.As(err, &timeout) {
+		return fmt.Sprintf("the source did not answer within %s", timeout.After)
 	}
 	var se *digest.SourceError
 	if errors.As(err, &se) {

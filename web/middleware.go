@@ -13,7 +13,9 @@ const contentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; im
 // setPageSecurityHeaders sets the headers every HTML page carries.
 func setPageSecurityHeaders(h http.Header) {
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	if h.Get("Content-Security-Policy") == "" {
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+	}
 	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 }
 

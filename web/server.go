@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/broadsheet-news/broadsheet/challenge"
 	"github.com/broadsheet-news/broadsheet/digest"
 	"github.com/broadsheet-news/broadsheet/feedback"
 	"github.com/broadsheet-news/broadsheet/feeds"
@@ -34,9 +35,17 @@ type Config struct {
 	// SubscribeRate is how many subscribe requests one IP may make a
 	// minute (default 20).
 	SubscribeRate int
-	// TrustProxy takes the client IP from X-Forwarded-For (set only behind
-	// a proxy that sets it).
-	TrustProxy bool
+	// TrustProxy names the proxies whose X-Forwarded-For is believed.
+	TrustProxy ProxyTrust
+	// SubscribeOrigins are other sites (origins such as
+	// https://example.com) whose pages may post the subscribe form.
+	SubscribeOrigins []string
+	// AdminFailuresPerMinute bounds failed admin authentications per client
+	// (default 10); past it, /api/ answers 429.
+	AdminFailuresPerMinute int
+	// BuildTimeout bounds a build started from the API (default
+	// DefaultBuildTimeout).
+	BuildTimeout time.Duration
 }
 
 // Deps are what the server serves and calls.
@@ -57,26 +66,34 @@ type Deps struct {
 	Webhooks *feedback.Webhooks
 	// Ready reports whether the server's dependencies (Redis) answer.
 	Ready func(context.Context) error
-	// Now is the clock of the rate limiter (time.Now when nil).
+	// Limits keeps the per-client rate limits (in Redis).
+	Limits Limits
+	// Challenges makes and checks the proof-of-work challenges offered
+	// past the subscribe rate (nil: a flat 429).
+	Challenges *challenge.Issuer
+	// Now is the server's clock (time.Now when nil).
 	Now    func() time.Time
 	Logger *slog.Logger
 }
 
 // Server serves the site. Build one with New and mount Handler.
 type Server struct {
-	site           Site
-	subs           *subscription.Service
-	pages          *templates.Set
-	cfg            Config
-	links          templates.Links
-	ready          func(context.Context) error
-	logger         *slog.Logger
-	subscribeLimit *ipLimiter
-	now            func() time.Time
-	admin          *EditionAdmin
-	metrics        Metrics
-	feedback       *feedback.Service
-	webhooks       *feedback.Webhooks
+	site         Site
+	subs         *subscription.Service
+	pages        *templates.Set
+	cfg          Config
+	links        templates.Links
+	ready        func(context.Context) error
+	logger       *slog.Logger
+	limits       Limits
+	challenges   *challenge.Issuer
+	authFailures *failureLog
+	buildTimeout time.Duration
+	now          func() time.Time
+	admin        *EditionAdmin
+	metrics      Metrics
+	feedback     *feedback.Service
+	webhooks     *feedback.Webhooks
 }
 
 // Metrics counts what the server serves and exposes the product's metrics.
@@ -97,15 +114,24 @@ func New(deps Deps, cfg Config) *Server {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
+	if cfg.BuildTimeout <= 0 {
+		cfg.BuildTimeout = DefaultBuildTimeout
+	}
+	if cfg.AdminFailuresPerMinute <= 0 {
+		cfg.AdminFailuresPerMinute = 10
+	}
 	abs := func(p string) string { return cfg.BaseURL.ResolveReference(&url.URL{Path: p}).String() }
 	return &Server{
 		site: deps.Site, subs: deps.Subscriptions, pages: deps.Pages, cfg: cfg, ready: deps.Ready, logger: deps.Logger,
-		subscribeLimit: newIPLimiter(cfg.SubscribeRate),
-		now:            deps.Now,
-		admin:          deps.Admin,
-		metrics:        deps.Metrics,
-		feedback:       deps.Feedback,
-		webhooks:       deps.Webhooks,
+		limits:       deps.Limits,
+		challenges:   deps.Challenges,
+		authFailures: newFailureLog(deps.Logger, time.Minute),
+		buildTimeout: cfg.BuildTimeout,
+		now:          deps.Now,
+		admin:        deps.Admin,
+		metrics:      deps.Metrics,
+		feedback:     deps.Feedback,
+		webhooks:     deps.Webhooks,
 		links: templates.Links{
 			Base: base, Home: base, Archive: base + "archive",
 			RSS: abs(feeds.RSSFile), Atom: abs(feeds.AtomFile), JSON: abs(feeds.JSONFile),
@@ -162,6 +188,7 @@ func (s *Server) Handler() http.Handler {
 	}
 
 	mux.HandleFunc("POST /webhooks/{provider}", s.webhook)
+	mux.Handle("GET /static/", staticHandler())
 
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)

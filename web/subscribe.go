@@ -35,6 +35,8 @@ type subscribeInput struct {
 	Email    string `json:"email"`
 	Name     string `json:"name"`
 	Honeypot string `json:"website"`
+	// Challenge is a solved proof of work, sent when the rate was passed.
+	Challenge string `json:"altcha"`
 }
 
 // wantsJSON reports whether to answer in JSON: the request sent JSON or
@@ -61,14 +63,22 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		}
 		s.pageError(w, r, err)
 	}
-	ip := clientIP(r, s.cfg.TrustProxy)
-	if s.overLimit(w, r, ip, asJSON, "too many subscription requests from your address; try again in a minute") {
+	if !s.fromAllowedSite(r) {
+		s.refuseCrossSite(w, r, asJSON)
 		return
 	}
+	addr := clientAddr(r, s.cfg.TrustProxy)
+	ip := clientIP(r, s.cfg.TrustProxy)
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	in, err := readSubscribeInput(r)
 	if err != nil {
 		fail(err)
+		return
+	}
+	if ok, wait := s.passes(r, "subscribe", limitKey(addr), s.cfg.SubscribeRate, in.Challenge); !ok {
+		form := s.page()
+		form.Email, form.Name = in.Email, in.Name
+		s.offerChallenge(w, r, wait, asJSON, form)
 		return
 	}
 	if in.Honeypot == "" {
@@ -112,7 +122,8 @@ func readSubscribeInput(r *http.Request) (subscribeInput, error) {
 		if err := parseForm(r); err != nil {
 			return in, err
 		}
-		in = subscribeInput{Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), Honeypot: r.PostFormValue(honeypotField)}
+		in = subscribeInput{Email: r.PostFormValue("email"), Name: r.PostFormValue("name"),
+			Honeypot: r.PostFormValue(honeypotField), Challenge: r.PostFormValue(challengeField)}
 	default:
 		return in, &subscription.FieldError{Field: "body", Message: "must be a form or JSON"}
 	}
@@ -159,27 +170,16 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, templates.ConfirmPage, data)
 }
 
-// overLimit counts a request against client ip's subscription budget and,
-// when the budget is spent, answers 429 with Retry-After and msg (as JSON
-// or as the error page) and reports true.
-func (s *Server) overLimit(w http.ResponseWriter, r *http.Request, ip string, asJSON bool, msg string) bool {
-	ok, wait := s.subscribeLimit.allow(ip, s.now())
-	if ok {
-		return false
-	}
-	w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
-	if asJSON {
-		writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": msg})
-		return true
-	}
-	data := s.page()
-	data.Message = msg
-	s.render(w, r, http.StatusTooManyRequests, templates.ErrorPage, data)
-	return true
-}
-
 func (s *Server) resendConfirmation(w http.ResponseWriter, r *http.Request) {
-	if s.overLimit(w, r, clientIP(r, s.cfg.TrustProxy), false, "too many requests from your address; try again in a minute") {
+	if !s.fromAllowedSite(r) {
+		s.refuseCrossSite(w, r, false)
+		return
+	}
+	if ok, wait := s.passes(r, "subscribe", limitKey(clientAddr(r, s.cfg.TrustProxy)), s.cfg.SubscribeRate, ""); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
+		data := s.page()
+		data.Message = "too many requests from your network; try again in a minute"
+		s.render(w, r, http.StatusTooManyRequests, templates.ErrorPage, data)
 		return
 	}
 	token := r.PathValue("token")
@@ -197,14 +197,19 @@ func (s *Server) resendConfirmation(w http.ResponseWriter, r *http.Request) {
 func (s *Server) showUnsubscribe(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
 	sub, err := s.subs.SubscriberFor(r.Context(), subscription.PurposeUnsubscribe, token)
-	if err != nil {
+	data := s.page()
+	data.Token = token
+	switch {
+	case errors.Is(err, subscription.ErrUnavailable):
+		// Redis is away: the button still works (its action is spooled).
+	case err != nil:
 		s.pageError(w, r, err)
 		return
-	}
-	data := s.page()
-	data.Token, data.Subscriber = token, &sub
-	if sub.Status != digest.Active && sub.Status != digest.Pending {
-		data.Outcome = "unsubscribed"
+	default:
+		data.Subscriber = &sub
+		if sub.Status != digest.Active && sub.Status != digest.Pending {
+			data.Outcome = "unsubscribed"
+		}
 	}
 	s.render(w, r, http.StatusOK, templates.UnsubscribePage, data)
 }
@@ -229,13 +234,20 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := s.page()
-	data.Subscriber, data.Outcome = &sub, "unsubscribed"
+	data.Outcome = "unsubscribed"
+	if sub.Email != "" { // empty: spooled while Redis is away
+		data.Subscriber = &sub
+	}
 	s.render(w, r, http.StatusOK, templates.UnsubscribePage, data)
 }
 
 func (s *Server) showPreferences(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
 	sub, err := s.subs.SubscriberFor(r.Context(), subscription.PurposePreferences, token)
+	if errors.Is(err, subscription.ErrUnavailable) {
+		// Redis is away: offer the choices anyway (a change is spooled).
+		sub.Status, sub.Format, err = digest.Active, "", nil
+	}
 	if err != nil {
 		s.pageError(w, r, err)
 		return

@@ -3,15 +3,19 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
+	"github.com/broadsheet-news/broadsheet/challenge"
 	"github.com/broadsheet-news/broadsheet/digest"
 	"github.com/broadsheet-news/broadsheet/feedback"
+	"github.com/broadsheet-news/broadsheet/internal/logs"
 	"github.com/broadsheet-news/broadsheet/mailer"
 	"github.com/broadsheet-news/broadsheet/publish"
 	"github.com/broadsheet-news/broadsheet/store"
@@ -32,6 +36,8 @@ type app struct {
 	composer     *mailer.Composer
 	opener       mailer.Opener
 	messageIDKey []byte // the secret that signs links also keys Message-IDs
+	challenges   *challenge.Issuer
+	outage       *logs.Outage
 	// Sending editions: set by openSending.
 	digestOf func(digest.Edition) (*mailer.Digest, error)
 	sender   *publish.Sender
@@ -53,6 +59,16 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A Redis outage is two lines (start, end), not an error from every
+	// loop that polls Redis; the ping is set once Redis is open.
+	var ping atomic.Pointer[func(context.Context) error]
+	outage := logs.NewOutage(logger, func(ctx context.Context) error {
+		if p := ping.Load(); p != nil {
+			return (*p)(ctx)
+		}
+		return nil
+	}, time.Now)
+	logger = slog.New(outage.Handler(logger.Handler()))
 	pages, err := templates.New()
 	if err != nil {
 		return nil, err
@@ -96,8 +112,10 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 		return nil, err
 	}
 	st := store.New(conn.rdb, store.Options{Prefix: cfg.RedisPrefix, KeepEditions: cfg.KeepEditions, WaitReplicas: wait, Logger: logger})
+	storePing := st.Ping
+	ping.Store(&storePing)
 	m := newMetrics(st)
-	a := &app{cfg: cfg, logger: logger, redis: conn, store: st, pages: pages, metrics: m,
+	a := &app{cfg: cfg, logger: logger, redis: conn, store: st, pages: pages, metrics: m, outage: outage,
 		mail: mailer.New(composer, transport, logger), composer: composer, opener: transport}
 	a.pub = publish.New(st, pages, publish.Config{
 		Title:    cfg.Title,
@@ -120,6 +138,13 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 		secrets = []string{kept}
 	}
 	a.messageIDKey = []byte(secrets[0])
+	// The proof-of-work challenges are signed with a key of their own,
+	// derived from the secret.
+	challengeKey := sha256.Sum256([]byte("broadsheet proof-of-work challenge\x00" + secrets[0]))
+	if a.challenges, err = challenge.New(challengeKey[:], challenge.Options{}); err != nil {
+		a.Close()
+		return nil, err
+	}
 	signer, err := subscription.NewSigner(secrets)
 	if err != nil {
 		a.Close()
@@ -134,8 +159,12 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 	if a.addresses != nil {
 		returnPath = a.addresses.ConfirmationReturnPath
 	}
+	var readerSpool subscription.Spool
+	if cfg.readerSpool != nil {
+		readerSpool = cfg.readerSpool
+	}
 	a.subs = subscription.New(st, a.mail, signer, subscription.Config{
-		Title: cfg.Title, BaseURL: cfg.baseURL, ConsentText: cfg.ConsentText, ReturnPath: returnPath,
+		Title: cfg.Title, BaseURL: cfg.baseURL, ConsentText: cfg.ConsentText, ReturnPath: returnPath, Spool: readerSpool,
 		RenderConfirmation: func(m subscription.ConfirmationMail) (string, string, string, error) {
 			return mails.Confirmation(templates.ConfirmationData(m))
 		},

@@ -14,6 +14,8 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/broadsheet-news/broadsheet/digest"
+	"github.com/broadsheet-news/broadsheet/internal/logs"
+	"github.com/broadsheet-news/broadsheet/spool"
 	"github.com/broadsheet-news/broadsheet/store"
 )
 
@@ -40,15 +42,16 @@ type config struct {
 	RedisWaitReplicas  int
 	LogLevel           string
 	// Mail and subscriptions.
-	Mail            mailSettings
-	SMTPConnections int
-	SendRate        float64
-	RetryFor        time.Duration
-	SendLease       time.Duration
-	From            string
-	SubscribeRate   int
-	TrustProxy      bool
-	ConsentText     string
+	Mail             mailSettings
+	SMTPConnections  int
+	SendRate         float64
+	RetryFor         time.Duration
+	SendLease        time.Duration
+	From             string
+	SubscribeRate    int
+	TrustProxy       string
+	SubscribeOrigins string
+	ConsentText      string
 	// Reports that come back (feedback/).
 	BounceAddress      string
 	UnsubscribeMailbox string
@@ -68,6 +71,8 @@ type config struct {
 	// Resolved by validate.
 	baseURL  *url.URL
 	location *time.Location
+	// readerSpool, set by serve, keeps reader actions while Redis is away.
+	readerSpool *spool.Spool
 }
 
 // envFlags is a command's flags, whose defaults come from BROADSHEET_*
@@ -172,6 +177,9 @@ func (c *config) sendFlags(f *envFlags) {
 	f.duration(&c.SendLease, "send-lease", 15*time.Second, "a sender's hold on a send job, renewed while it lives: after a crash, another instance takes the job over within this plus 5s (at most 25s)")
 }
 
+// minAdminToken is the shortest admin token accepted, in bytes.
+const minAdminToken = 16
+
 // secretsFromEnv reads the settings that hold secrets. They come only from
 // the environment — NAME, or a file named by NAME_FILE — never from flags,
 // which other users of the machine can read in the process list.
@@ -192,6 +200,10 @@ func (c *config) secretsFromEnv(getenv func(string) string) error {
 	}
 	if c.AdminToken, err = read("BROADSHEET_ADMIN_TOKEN"); err != nil {
 		return err
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < minAdminToken {
+		return usageErrorf("$BROADSHEET_ADMIN_TOKEN is %d bytes; it must be at least %d (make one with: openssl rand -hex 32)",
+			len(c.AdminToken), minAdminToken)
 	}
 	if c.BounceMailbox, err = read("BROADSHEET_BOUNCE_MAILBOX"); err != nil {
 		return err
@@ -319,7 +331,8 @@ func (c *config) logger(stderr io.Writer) (*slog.Logger, error) {
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return nil, usageErrorf("--log-level %q is not one of debug, info, warn, error", c.LogLevel)
 	}
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})), nil
+	// No address in any line above debug level.
+	return slog.New(logs.Redact(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))), nil
 }
 
 // parseFlags parses args. --help prints the usage to stdout and returns

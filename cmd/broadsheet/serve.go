@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/broadsheet-news/broadsheet/feedback"
 	"github.com/broadsheet-news/broadsheet/publish"
+	"github.com/broadsheet-news/broadsheet/spool"
 	"github.com/broadsheet-news/broadsheet/web"
 )
 
@@ -29,6 +31,13 @@ const resumeEvery = time.Second
 // mailboxEvery is how often serve reads the bounce mailbox.
 const mailboxEvery = time.Minute
 
+// outageEvery is how often serve pings Redis to tell when an outage ends.
+const outageEvery = time.Second
+
+// spoolEvery is how often serve tries to apply reader actions spooled
+// while Redis was away.
+const spoolEvery = time.Second
+
 // outboxEvery is how often serve looks for queued mails (confirmations).
 const outboxEvery = 250 * time.Millisecond
 
@@ -39,8 +48,9 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	cfg.siteFlags(f)
 	cfg.mailFlags(f)
 	cfg.sendFlags(f)
-	f.int(&cfg.SubscribeRate, "subscribe-rate", 20, "subscribe requests one IP may make a minute")
-	f.bool(&cfg.TrustProxy, "trust-proxy", false, "take the client IP from X-Forwarded-For (only behind a proxy that sets it)")
+	f.int(&cfg.SubscribeRate, "subscribe-rate", 20, "subscribe requests one client (IPv4 address, IPv6 /64) may make a minute, over all instances; past it, a proof-of-work challenge")
+	f.string(&cfg.TrustProxy, "trust-proxy", "false", `the proxies in front of serve, as CIDR prefixes or addresses ("10.0.0.0/8,127.0.0.1"): the client IP is the right-most X-Forwarded-For address that is not one of them; "true": the peer is one proxy, whatever its address; "false": none`)
+	f.string(&cfg.SubscribeOrigins, "subscribe-origins", "", "other sites (https://example.com,…) whose pages may post the subscribe form; posts from anywhere else get 403")
 	f.string(&cfg.Schedule, "schedule", "0 6 * * *", `cron spec (in --timezone) for building today's edition and sending it; "off" leaves it to an external cron running "broadsheet build" and "broadsheet send"`)
 	f.duration(&cfg.CatchUp, "catch-up", 3*time.Hour, "a scheduled run missed while down is made at start if it was due less than this long ago (later: built, not sent)")
 	cfg.inboundFlags(f)
@@ -52,6 +62,14 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	}
 	if cfg.SubscribeRate < 1 {
 		return usageErrorf("--subscribe-rate must be at least 1")
+	}
+	proxies, err := web.ParseProxyTrust(cfg.TrustProxy)
+	if err != nil {
+		return usageErrorf("--trust-proxy: %v", err)
+	}
+	origins, err := web.ParseOrigins(cfg.SubscribeOrigins)
+	if err != nil {
+		return usageErrorf("--subscribe-origins: %v", err)
 	}
 	if cfg.CatchUp < 0 {
 		return usageErrorf("--catch-up must not be negative (0 builds a missed run without sending it)")
@@ -84,6 +102,11 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 		defer inbound.Close()
 	}
 
+	// Reader actions (confirm, unsubscribe, preferences) that arrive while
+	// Redis is away are kept here, and applied when it is back.
+	if cfg.readerSpool, err = spool.Open(filepath.Join(cfg.DataDir, "spool", "reader-actions.jsonl")); err != nil {
+		return err
+	}
 	a, err := newApp(ctx, &cfg, sys)
 	if err != nil {
 		return err
@@ -125,6 +148,8 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 		log.Info("Reading the bounce mailbox every minute", slog.Any("mailbox", mailbox))
 		wg.Go(func() { feedback.NewPoller(reports, mailbox, nil, log).Run(ctx, mailboxEvery) })
 	}
+	wg.Go(func() { a.subs.RunSpool(ctx, spoolEvery) })
+	wg.Go(func() { a.outage.Run(ctx, outageEvery) })
 
 	if err := site.Refresh(ctx); err != nil {
 		return err
@@ -173,7 +198,7 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 
 	srv := &http.Server{
 		Handler: web.New(web.Deps{Site: site, Subscriptions: a.subs, Pages: a.pages, Ready: ready, Logger: log,
-			Metrics: a.metrics, Feedback: reports, Webhooks: webhooks,
+			Metrics: a.metrics, Feedback: reports, Webhooks: webhooks, Limits: a.store, Challenges: a.challenges,
 			Admin: &web.EditionAdmin{
 				Build: func(ctx context.Context, day string) (publish.Result, error) {
 					return a.pub.Build(ctx, src, day)
@@ -181,7 +206,7 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 				Sender: a.sender, RememberKey: a.store.RememberIdempotencyKey, Background: ctx,
 			}},
 			web.Config{Title: cfg.Title, BaseURL: cfg.baseURL, AdminToken: cfg.AdminToken,
-				SubscribeRate: cfg.SubscribeRate, TrustProxy: cfg.TrustProxy}).Handler(),
+				SubscribeRate: cfg.SubscribeRate, TrustProxy: proxies, SubscribeOrigins: origins}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
