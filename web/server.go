@@ -28,7 +28,8 @@ type Config struct {
 	Title string
 	// BaseURL is the site's public URL; page links are built from its path.
 	BaseURL *url.URL
-	// AdminToken guards /api/; empty turns the admin API off.
+	// AdminToken guards /api/ and logs in to the console; empty turns
+	// both off.
 	AdminToken string
 	// SubscribeRate is how many subscribe requests one IP may make a
 	// minute (default 20).
@@ -46,6 +47,9 @@ type Deps struct {
 	// Admin builds and sends editions for the admin API (nil: those
 	// endpoints answer 404).
 	Admin *EditionAdmin
+	// Console, when set, serves the admin console under /admin/ (it
+	// needs Subscriptions too).
+	Console *Console
 	// Metrics, when set, counts feed requests and serves /metrics.
 	Metrics Metrics
 	// Ready reports whether the server's dependencies (Redis) answer.
@@ -67,6 +71,7 @@ type Server struct {
 	subscribeLimit *ipLimiter
 	now            func() time.Time
 	admin          *EditionAdmin
+	console        *Console
 	metrics        Metrics
 }
 
@@ -94,6 +99,7 @@ func New(deps Deps, cfg Config) *Server {
 		subscribeLimit: newIPLimiter(cfg.SubscribeRate),
 		now:            deps.Now,
 		admin:          deps.Admin,
+		console:        deps.Console,
 		metrics:        deps.Metrics,
 		links: templates.Links{
 			Base: base, Home: base, Archive: base + "archive",
@@ -142,6 +148,9 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /api/editions/{id}/send", s.requireAdmin(s.sendStatus))
 		mux.HandleFunc("POST /api/editions/{id}/send/{action}", s.requireAdmin(s.controlSend))
 		mux.HandleFunc("POST /api/editions/{id}/test", s.requireAdmin(s.sendTest))
+	}
+	if s.console != nil {
+		s.consoleRoutes(mux)
 	}
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		mux.HandleFunc(m+" /api/", s.requireAdmin(s.apiNotFound))

@@ -14,6 +14,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/broadsheet-news/broadsheet/publish"
+	"github.com/broadsheet-news/broadsheet/templates"
 	"github.com/broadsheet-news/broadsheet/web"
 )
 
@@ -24,6 +25,10 @@ const pollEvery = 5 * time.Second
 // resumeEvery is how often serve looks for send jobs to join: every
 // serve takes part in every send within a second of its start.
 const resumeEvery = time.Second
+
+// countEvery is how often serve records the day's active-subscriber count
+// (the console's chart shows each day's last).
+const countEvery = 10 * time.Minute
 
 // outboxEvery is how often serve looks for queued mails (confirmations).
 const outboxEvery = 250 * time.Millisecond
@@ -79,6 +84,7 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.store.WatchEditions(ctx, pollEvery, func() { site.Changed(ctx) }) })
 	wg.Go(func() { a.subs.RunOutbox(ctx, outboxEvery) })
+	wg.Go(func() { a.subs.RunActiveCounter(ctx, countEvery, a.pub.Today) })
 
 	if err := site.Refresh(ctx); err != nil {
 		return err
@@ -125,9 +131,15 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 		return a.store.Ping(ctx)
 	}
 
+	consolePages, err := templates.NewConsole()
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler: web.New(web.Deps{Site: site, Subscriptions: a.subs, Pages: a.pages, Ready: ready, Logger: log,
 			Metrics: a.metrics,
+			Console: &web.Console{Sessions: a.store, Pages: consolePages, Today: a.pub.Today,
+				Preview: publish.NewPreviewer(a.digestOf, a.subs).Preview},
 			Admin: &web.EditionAdmin{
 				Build: func(ctx context.Context, day string) (publish.Result, error) {
 					return a.pub.Build(ctx, src, day)

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// consoleClient is a browser-like client of the console: it keeps cookies
+// and does not follow redirects (tests look at them).
+type consoleClient struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func newConsoleClient(t *testing.T, base string) *consoleClient {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	return &consoleClient{t: t, base: base, c: &http.Client{Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (c *consoleClient) do(method, path, contentType string, body io.Reader) (*http.Response, string) {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := c.c.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func (c *consoleClient) get(path string) (*http.Response, string) { return c.do("GET", path, "", nil) }
+
+func (c *consoleClient) post(path string, kv ...string) (*http.Response, string) {
+	return c.do("POST", path, formType, form(kv...))
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// login logs in and returns the session's CSRF token (read from a page).
+func (c *consoleClient) login(token string) string {
+	c.t.Helper()
+	resp, body := c.post("admin/login", "token", token, "next", "/admin/")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/admin/" {
+		c.t.Fatalf("login: %d %s\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+	resp, body = c.get("admin/")
+	m := csrfField.FindStringSubmatch(body)
+	if resp.StatusCode != 200 || m == nil {
+		c.t.Fatalf("dashboard after login: %d, csrf %v\n%s", resp.StatusCode, m, body)
+	}
+	return m[1]
+}
+
+func TestConsoleOffWithoutToken(t *testing.T) {
+	s := startStack(t, map[string]string{"BROADSHEET_ADMIN_TOKEN": ""})
+	c := newConsoleClient(t, s.url)
+	resp, body := c.get("admin/login")
+	if resp.StatusCode != 200 || !strings.Contains(body, "The console is off") || !strings.Contains(body, "BROADSHEET_ADMIN_TOKEN") {
+		t.Errorf("login page without a token: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, _ := c.post("admin/login", "token", ""); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("logging in with an empty token while off: %d", resp.StatusCode)
+	}
+	if resp, _ := c.get("admin/"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/admin/login") {
+		t.Errorf("dashboard while off: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// TestConsoleSessionAndCSRF: pages need a session; the cookie is locked
+// down; every state-changing form needs its own session's CSRF token;
+// logging out ends the session.
+func TestConsoleSessionAndCSRF(t *testing.T) {
+	s := startStack(t, nil)
+	c := newConsoleClient(t, s.url)
+	for _, path := range []string{"admin/", "admin/editions", "admin/subscribers", "admin/subscribers/export", "admin/no-such-page"} {
+		resp, _ := c.get(path)
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/admin/login?next=") {
+			t.Errorf("GET %s without a session: %d %s", path, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	if resp, _ := c.post("admin/subscribers", "email", "nosession@example.com", "status", "active"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("POST without a session: %d", resp.StatusCode)
+	}
+	if resp, body := c.post("admin/login", "token", "wrong"); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "not the admin token") {
+		t.Errorf("wrong token: %d", resp.StatusCode)
+	}
+	if log := s.cli.stderr.String(); !strings.Contains(log, "Console login failed") {
+		t.Errorf("a failed login is not logged:\n%s", log)
+	}
+
+	resp, _ := c.post("admin/login", "token", testAdminToken, "next", "https://evil.example/")
+	cookie := resp.Header.Get("Set-Cookie")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/admin/" {
+		t.Errorf("login with a foreign next: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	for _, want := range []string{"broadsheet_console=", "Path=/admin/", "HttpOnly", "SameSite=Strict", "Max-Age=43200"} {
+		if !strings.Contains(cookie, want) {
+			t.Errorf("session cookie %q lacks %s", cookie, want)
+		}
+	}
+	if strings.Contains(cookie, "Secure") {
+		t.Errorf("session cookie on an http base URL is Secure: %q", cookie)
+	}
+	csrf := c.login(testAdminToken)
+
+	resp, body := c.get("admin/")
+	h := resp.Header
+	if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") ||
+		!strings.Contains(csp, "frame-ancestors 'none'") || h.Get("X-Frame-Options") != "DENY" {
+		t.Errorf("dashboard headers: CSP %q, XFO %q", csp, h.Get("X-Frame-Options"))
+	}
+	if regexp.MustCompile(`<script>|<script [^>]*>[^<]`).MatchString(body) || strings.Contains(body, " style=") || strings.Contains(body, " on") && regexp.MustCompile(` on[a-z]+=`).MatchString(body) {
+		t.Errorf("the dashboard has inline script or style:\n%s", body)
+	}
+
+	// Another admin's session (another browser) has another token.
+	other := newConsoleClient(t, s.url)
+	otherCSRF := other.login(testAdminToken)
+	if otherCSRF == csrf {
+		t.Fatal("two sessions share a CSRF token")
+	}
+	for name, token := range map[string]string{"no token": "", "another session's token": otherCSRF, "a made-up token": "x" + csrf} {
+		kv := []string{"email", "forged@example.com", "status", "active"}
+		if token != "" {
+			kv = append(kv, "csrf", token)
+		}
+		if resp, body := c.post("admin/subscribers", kv...); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "nothing was changed") {
+			t.Errorf("add with %s: %d", name, resp.StatusCode)
+		}
+	}
+	for _, path := range []string{"admin/editions/build", "admin/logout", "admin/subscribers/nobody@example.com/erase"} {
+		if resp, _ := c.post(path, "csrf", otherCSRF); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("POST %s with another session's token: %d", path, resp.StatusCode)
+		}
+	}
+	if code := s.admin(t, "GET", "/api/subscribers/forged@example.com", "", nil, nil); code != 404 {
+		t.Errorf("a forged add added the subscriber: %d", code)
+	}
+	if code := s.admin(t, "GET", "/api/editions/2026-11-20/send", "", nil, nil); code != 404 {
+		t.Errorf("a send job exists: %d", code)
+	}
+	resp, _ = c.post("admin/subscribers", "email", "Added@Example.com", "name", "Ann", "status", "active", "consent", "signed up at the fair", "csrf", csrf)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/admin/subscribers/added@example.com" {
+		t.Errorf("add with the token: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if v := s.subscriber(t, "added@example.com"); v.Status != "active" || v.Consent["text"] != "signed up at the fair" {
+		t.Errorf("added: %+v", v)
+	}
+	// The import takes its token from the upload's first part.
+	if resp, _ := c.do("POST", "admin/subscribers/import", "multipart/form-data; boundary=B",
+		strings.NewReader("--B\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n"+otherCSRF+"\r\n--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nemail\nimported@example.com\n\r\n--B--\r\n")); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("import with another session's token: %d", resp.StatusCode)
+	}
+	if code := s.admin(t, "GET", "/api/subscribers/imported@example.com", "", nil, nil); code != 404 {
+		t.Errorf("a forged import added the subscriber: %d", code)
+	}
+
+	// Logging out ends the session: the old cookie no longer opens pages.
+	if resp, _ := c.post("admin/logout", "csrf", csrf); resp.StatusCode != 200 {
+		t.Errorf("logout: %d", resp.StatusCode)
+	}
+	if resp, _ := c.get("admin/"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("dashboard after logout: %d", resp.StatusCode)
+	}
+	if resp, _ := other.get("admin/"); resp.StatusCode != 200 {
+		t.Errorf("the other session ended with this one: %d", resp.StatusCode)
+	}
+}
+
+func TestConsoleLoginThrottle(t *testing.T) {
+	s := startStack(t, nil)
+	c := newConsoleClient(t, s.url)
+	for i := range 10 {
+		if resp, _ := c.post("admin/login", "token", "guess"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i+1, resp.StatusCode)
+		}
+	}
+	resp, body := c.post("admin/login", "token", testAdminToken)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "Too many failed logins") {
+		t.Errorf("the 11th login in a minute: %d %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if log := s.cli.stderr.String(); !strings.Contains(log, "Console login refused: too many failures") {
+		t.Errorf("the refusal is not logged:\n%s", log)
+	}
+}
+
+func TestConsoleSecureCookieOnHTTPS(t *testing.T) {
+	mail, env := newStackEnv(t)
+	env["BROADSHEET_BASE_URL"] = "https://news.example.com/"
+	s := startStackWith(t, mail, env)
+	resp, _ := newConsoleClient(t, s.url).post("admin/login", "token", testAdminToken)
+	if c := resp.Header.Get("Set-Cookie"); !strings.Contains(c, "; Secure") {
+		t.Errorf("session cookie on an https base URL: %q", c)
+	}
+}
+
+// TestConsoleSendEvents: the progress stream sends the job at least once a
+// second while it runs, and ends with an "end" event when it is done.
+func TestConsoleSendEvents(t *testing.T) {
+	mail, env := newStackEnv(t)
+	addActive(t, env, 40)
+	s := startStackWith(t, mail, env, "--send-rate", "20")
+	c := newConsoleClient(t, s.url)
+	csrf := c.login(testAdminToken)
+	if resp, body := c.post("admin/editions/build", "date", "2026-11-20", "csrf", csrf); resp.StatusCode != 200 || !strings.Contains(body, "created") {
+		t.Fatalf("build: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, body := c.get("admin/editions/2026-11-20/send"); resp.StatusCode != 200 || !strings.Contains(body, "to 40 active subscribers") {
+		t.Fatalf("send confirmation: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, _ := c.post("admin/editions/2026-11-20/send", "csrf", csrf); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("send: %d", resp.StatusCode)
+	}
+	if _, body := c.get("admin/editions/2026-11-20"); !strings.Contains(body, `data-events="/admin/editions/2026-11-20/events"`) ||
+		!strings.Contains(body, `<noscript><meta http-equiv="refresh"`) {
+		t.Errorf("the page of a running send neither follows it nor refreshes:\n%s", body)
+	}
+	req, _ := http.NewRequest("GET", s.url+"admin/editions/2026-11-20/events", nil)
+	resp, err := c.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("events: %d %s", resp.StatusCode, ct)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	var event string
+	var last time.Time
+	var longest time.Duration
+	var job struct {
+		State string
+		Sent  int
+	}
+	progress := 0
+	for sc.Scan() {
+		line := sc.Text()
+		if name, ok := strings.CutPrefix(line, "event: "); ok {
+			event = name
+			continue
+		}
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok {
+			continue
+		}
+		if err := json.Unmarshal([]byte(data), &job); err != nil {
+			t.Fatalf("event data %q: %v", data, err)
+		}
+		if event == "end" {
+			break
+		}
+		progress++
+		if !last.IsZero() {
+			longest = max(longest, time.Since(last))
+		}
+		last = time.Now()
+	}
+	if event != "end" || job.State != "done" || job.Sent != 40 {
+		t.Errorf("the stream ended on %q with %+v", event, job)
+	}
+	if progress < 2 || longest > 1500*time.Millisecond {
+		t.Errorf("%d progress events, the longest gap %v (want one at least every second)", progress, longest)
+	}
+}
