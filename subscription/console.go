@@ -21,7 +21,14 @@ func (s *Service) Search(ctx context.Context, prefix string, status digest.Subsc
 	if len(prefix) > digest.MaxEmailLength {
 		return nil, false, &FieldError{Field: "q", Message: "is longer than an address can be"}
 	}
-	return s.store.SearchSubscribers(ctx, prefix, status, limit)
+	page, more, err := s.store.SearchSubscribers(ctx, prefix, status, limit)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := s.store.FillConsent(ctx, page); err != nil {
+		return nil, false, err
+	}
+	return page, more, nil
 }
 
 // DayCount is the number of active subscribers on a day.
