@@ -97,10 +97,10 @@ func (s *Server) consoleBuild(w http.ResponseWriter, r *http.Request, sess sessi
 
 // jobView is a send job as the edition page shows it.
 type jobView struct {
-	State, Reason                            string
-	Total, Sent, Failed, Bounced, Retrying   int64
-	Done                                     int64
-	Rate, ETA                                string
+	State, Reason                          string
+	Total, Sent, Failed, Bounced, Retrying int64
+	Done                                   int64
+	Rate, ETA                              string
 }
 
 func toJobView(j digest.SendJob) *jobView {

@@ -102,10 +102,10 @@ func (s *Server) consoleAdd(w http.ResponseWriter, r *http.Request, sess session
 type fact struct{ Name, Value string }
 
 type subscriberView struct {
-	ID                                  int64
+	ID                                   int64
 	Email, Name, Status, Format, Bounces string
-	Consent                             []fact
-	EraseURL                            string
+	Consent                              []fact
+	EraseURL                             string
 }
 
 func (s *Server) showSubscriber(w http.ResponseWriter, r *http.Request, sess session) {

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -198,7 +198,9 @@ func (p *browserPage) text(sel string) string {
 func button(label string) chromedp.Search {
 	return chromedp.Search(fmt.Sprintf(`//button[normalize-space()=%q]`, label))
 }
-func link(label string) chromedp.Search { return chromedp.Search(fmt.Sprintf(`//a[normalize-space()=%q]`, label)) }
+func link(label string) chromedp.Search {
+	return chromedp.Search(fmt.Sprintf(`//a[normalize-space()=%q]`, label))
+}
 func heading(text string) chromedp.Search {
 	return chromedp.Search(fmt.Sprintf(`//h1[normalize-space()=%q]`, text))
 }
