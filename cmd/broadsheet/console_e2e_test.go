@@ -212,11 +212,19 @@ func TestConsoleSecureCookieOnHTTPS(t *testing.T) {
 }
 
 // TestConsoleSendEvents: the progress stream sends the job at least once a
-// second while it runs, and ends with an "end" event when it is done.
+// second while it runs, and ends with an "end" event when it is done —
+// also on an instance that is not the one sending.
 func TestConsoleSendEvents(t *testing.T) {
 	mail, env := newStackEnv(t)
 	addActive(t, env, 40)
 	s := startStackWith(t, mail, env, "--send-rate", "20")
+	other := map[string]string{}
+	for k, v := range env {
+		other[k] = v
+	}
+	other["BROADSHEET_LISTEN"] = freeAddr(t)
+	other["BROADSHEET_BASE_URL"] = "http://" + other["BROADSHEET_LISTEN"] + "/"
+	s2 := startStackWith(t, mail, other, "--send-rate", "20")
 	c := newConsoleClient(t, s.url)
 	csrf := c.login(testAdminToken)
 	if resp, body := c.post("admin/editions/build", "date", "2026-11-20", "csrf", csrf); resp.StatusCode != 200 || !strings.Contains(body, "created") {
@@ -232,8 +240,11 @@ func TestConsoleSendEvents(t *testing.T) {
 		!strings.Contains(body, `<noscript><meta http-equiv="refresh"`) {
 		t.Errorf("the page of a running send neither follows it nor refreshes:\n%s", body)
 	}
-	req, _ := http.NewRequest("GET", s.url+"admin/editions/2026-11-20/events", nil)
-	resp, err := c.c.Do(req)
+	// The second instance's console follows the send the first one runs.
+	c2 := newConsoleClient(t, s2.url)
+	c2.login(testAdminToken)
+	req, _ := http.NewRequest("GET", s2.url+"admin/editions/2026-11-20/events", nil)
+	resp, err := c2.c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
