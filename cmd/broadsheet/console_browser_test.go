@@ -302,8 +302,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	p.run("import", chromedp.Click(link("Subscribers")), chromedp.WaitVisible(css(`#file`)),
 		chromedp.SetUploadFiles(css(`#file`), []string{csv}), chromedp.Click(button("Import")),
 		chromedp.WaitVisible(heading("Import report")))
-	if got := p.text(`main`); !strings.Contains(got, "Added\n2") && !strings.Contains(got, "Added 2") || !strings.Contains(got, "3") {
-		t.Errorf("import report: %q", got)
+	if got := p.text(`dl.counts`); !strings.Contains(got, "Added\n2") || !strings.Contains(got, "Invalid lines\n1") {
+		t.Errorf("import report counts: %q", got)
+	}
+	if got := p.text(`tbody tr`); !strings.HasPrefix(got, "3") || !strings.Contains(got, "not-an-address") {
+		t.Errorf("import report's invalid line: %q", got)
 	}
 	p.check("import-report")
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // consoleClient is a browser-like client of the console: it keeps cookies
@@ -288,5 +290,65 @@ func TestConsoleSendEvents(t *testing.T) {
 	}
 	if progress < 2 || longest > 1500*time.Millisecond {
 		t.Errorf("%d progress events, the longest gap %v (want one at least every second)", progress, longest)
+	}
+}
+
+// TestConsoleSubscribersAndPreview: the list pages through 50 at a time,
+// filters by status and finds by address prefix; the export is CSV; the
+// mail preview is a sandboxed document only the console may frame; serve
+// records the day's active count for the chart.
+func TestConsoleSubscribersAndPreview(t *testing.T) {
+	mail, env := newStackEnv(t)
+	addActive(t, env, 60)
+	s := startStackWith(t, mail, env)
+	c := newConsoleClient(t, s.url)
+	csrf := c.login(testAdminToken)
+	rows := regexp.MustCompile(`<tr><td><a href="/admin/subscribers/([^"]+)">`)
+	_, body := c.get("admin/subscribers")
+	next := regexp.MustCompile(`<a href="([^"]+)" rel="next">`).FindStringSubmatch(body)
+	if n := len(rows.FindAllString(body, -1)); n != 50 || next == nil {
+		t.Fatalf("first page: %d rows, next %v", n, next)
+	}
+	_, body = c.get(strings.TrimPrefix(strings.ReplaceAll(next[1], "&amp;", "&"), "/"))
+	if n := len(rows.FindAllString(body, -1)); n != 10 || strings.Contains(body, `rel="next"`) {
+		t.Errorf("second page: %d rows", n)
+	}
+	_, body = c.get("admin/subscribers?q=READER5&status=active")
+	found := rows.FindAllStringSubmatch(body, -1)
+	if len(found) != 11 || found[0][1] != "reader50@example.com" || found[10][1] != "reader5@example.com" { // "0" sorts before "@"
+		t.Errorf("search reader5: %v", found)
+	}
+	if _, body = c.get("admin/subscribers?status=pending"); len(rows.FindAllString(body, -1)) != 0 {
+		t.Error("the pending filter lists active subscribers")
+	}
+	if resp, body := c.get("admin/subscribers?status=nonsense"); resp.StatusCode != 400 || !strings.Contains(body, "is not one of") {
+		t.Errorf("a bad status: %d", resp.StatusCode)
+	}
+	resp, body := c.get("admin/subscribers/export")
+	if resp.Header.Get("Content-Type") != "text/csv; charset=utf-8" || !strings.HasPrefix(body, "email,name,status") || strings.Count(body, "\n") != 61 {
+		t.Errorf("export: %s, %d lines", resp.Header.Get("Content-Type"), strings.Count(body, "\n"))
+	}
+
+	if resp, _ := c.post("admin/editions/build", "date", "2026-11-20", "csrf", csrf); resp.StatusCode != 200 {
+		t.Fatalf("build: %d", resp.StatusCode)
+	}
+	resp, body = c.get("admin/editions/2026-11-20/preview")
+	csp := resp.Header.Get("Content-Security-Policy")
+	if resp.StatusCode != 200 || !strings.HasPrefix(csp, "sandbox;") || !strings.Contains(csp, "frame-ancestors 'self'") ||
+		strings.Contains(csp, "script-src") || !strings.Contains(body, "<html") {
+		t.Errorf("preview: %d, CSP %q", resp.StatusCode, csp)
+	}
+	if _, page := c.get("admin/editions/2026-11-20"); !strings.Contains(page, `<iframe class="preview" src="/admin/editions/2026-11-20/preview" sandbox=""`) {
+		t.Errorf("the edition page does not frame the preview in a sandbox:\n%s", page)
+	}
+	if resp, body := newConsoleClient(t, s.url).get("admin/editions/2026-11-20/preview"); resp.StatusCode != http.StatusSeeOther || strings.Contains(body, "<html") {
+		t.Errorf("the preview without a session: %d", resp.StatusCode)
+	}
+
+	rdb := redis.NewClient(&redis.Options{Addr: strings.TrimPrefix(env["BROADSHEET_REDIS_URL"], "redis://")})
+	defer rdb.Close()
+	counts, err := rdb.HGetAll(t.Context(), "broadsheet:{stats}:active-daily").Result()
+	if err != nil || counts[time.Now().UTC().Format(time.DateOnly)] != "60" {
+		t.Errorf("the day's active count in Redis: %v %v", counts, err)
 	}
 }
