@@ -81,19 +81,22 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	return nil
 }
 
-// countFailure counts a failed login in a fixed window starting at the
-// first failure.
+// countFailure counts a failed login in a window starting at the first
+// failure; the limit-th failure starts the window again, so the IP waits a
+// whole window after it.
 var countFailure = redis.NewScript(`
 local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if n == 1 or n == tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n
 `)
 
 // AddLoginFailure counts a failed console login from ip and returns the
 // failures counted in the window (which starts at the first failure and
-// lasts window).
-func (s *Store) AddLoginFailure(ctx context.Context, ip string, window time.Duration) (int64, error) {
-	n, err := countFailure.Run(ctx, s.rdb, []string{s.keys.loginFailures(ip)}, window.Milliseconds()).Int64()
+// lasts window). The limit-th failure restarts the window: with callers
+// refusing an IP at limit failures, no window of that length, sliding or
+// not, holds more than limit failures.
+func (s *Store) AddLoginFailure(ctx context.Context, ip string, window time.Duration, limit int64) (int64, error) {
+	n, err := countFailure.Run(ctx, s.rdb, []string{s.keys.loginFailures(ip)}, window.Milliseconds(), limit).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("store: login failure: %w", err)
 	}

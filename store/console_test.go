@@ -64,7 +64,7 @@ func TestLoginFailures(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t, 0)
 	for i := 1; i <= 3; i++ {
-		if n, err := s.AddLoginFailure(ctx, "192.0.2.1", 100*time.Millisecond); err != nil || n != int64(i) {
+		if n, err := s.AddLoginFailure(ctx, "192.0.2.1", 100*time.Millisecond, 5); err != nil || n != int64(i) {
 			t.Fatalf("failure %d counted %d %v", i, n, err)
 		}
 	}
@@ -78,6 +78,16 @@ func TestLoginFailures(t *testing.T) {
 	time.Sleep(150 * time.Millisecond)
 	if n, _, _ := s.LoginFailures(ctx, "192.0.2.1"); n != 0 {
 		t.Errorf("%d failures after the window ended", n)
+	}
+	// The limit-th failure starts the window again.
+	for range 4 {
+		_, _ = s.AddLoginFailure(ctx, "192.0.2.3", 300*time.Millisecond, 5)
+	}
+	time.Sleep(200 * time.Millisecond)
+	_, _ = s.AddLoginFailure(ctx, "192.0.2.3", 300*time.Millisecond, 5)
+	time.Sleep(150 * time.Millisecond) // past the first window's end
+	if n, left, _ := s.LoginFailures(ctx, "192.0.2.3"); n != 5 || left < 100*time.Millisecond {
+		t.Errorf("after the limit-th failure: %d failures, %v left; want 5 for a new window", n, left)
 	}
 }
 

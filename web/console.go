@@ -25,7 +25,7 @@ type SessionStore interface {
 	// when there is none).
 	Session(ctx context.Context, id string) (string, error)
 	DeleteSession(ctx context.Context, id string) error
-	AddLoginFailure(ctx context.Context, ip string, window time.Duration) (int64, error)
+	AddLoginFailure(ctx context.Context, ip string, window time.Duration, limit int64) (int64, error)
 	LoginFailures(ctx context.Context, ip string) (int64, time.Duration, error)
 }
 

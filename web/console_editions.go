@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/broadsheet-news/broadsheet/digest"
 	"github.com/broadsheet-news/broadsheet/publish"
@@ -109,10 +108,23 @@ func toJobView(j digest.SendJob) *jobView {
 	if rate, eta, ok := jobPace(j); ok {
 		v.Rate = fmt.Sprint(rate)
 		if eta >= 0 {
-			v.ETA = (time.Duration(eta) * time.Second).String()
+			v.ETA = etaText(eta)
 		}
 	}
 	return v
+}
+
+// etaText writes seconds left as console.js does: "42 s", "3 min 5 s",
+// "2 h 10 min".
+func etaText(secs int) string {
+	switch m := secs / 60; {
+	case secs < 60:
+		return fmt.Sprintf("%d s", secs)
+	case m < 60:
+		return fmt.Sprintf("%d min %d s", m, secs%60)
+	default:
+		return fmt.Sprintf("%d h %d min", m/60, m%60)
+	}
 }
 
 type editionView struct {

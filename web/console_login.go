@@ -63,7 +63,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.tokenMatches(r.PostFormValue("token")) {
-		n, err := s.console.Sessions.AddLoginFailure(ctx, ip, loginWindow)
+		n, err := s.console.Sessions.AddLoginFailure(ctx, ip, loginWindow, maxLoginFailures)
 		if err != nil {
 			s.consoleError(w, r, session{}, err)
 			return

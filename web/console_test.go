@@ -85,3 +85,11 @@ func TestSafeNext(t *testing.T) {
 		}
 	}
 }
+
+func TestETAText(t *testing.T) {
+	for secs, want := range map[int]string{0: "0 s", 59: "59 s", 60: "1 min 0 s", 185: "3 min 5 s", 7800: "2 h 10 min"} {
+		if got := etaText(secs); got != want {
+			t.Errorf("etaText(%d) = %q, want %q", secs, got, want)
+		}
+	}
+}
