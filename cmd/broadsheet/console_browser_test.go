@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // EnvAxe names the variable holding the path of axe-core's axe.min.js
@@ -190,6 +191,23 @@ func (p *browserPage) frameLoaded(path string) bool {
 	return false
 }
 
+// tabTo presses Tab until the focused element's label, text or value is
+// name (at most 40 times), or fails the test.
+func (p *browserPage) tabTo(name string) {
+	p.t.Helper()
+	var seen []string
+	for range 40 {
+		p.run("press Tab", chromedp.KeyEvent(kb.Tab))
+		got := run1(p, "focused element", chromedp.Evaluate[string](`(e => !e ? "" :
+			(e.labels && e.labels.length ? e.labels[0].textContent : (e.textContent || e.value || "")).trim())(document.activeElement)`))
+		if got == name {
+			return
+		}
+		seen = append(seen, got)
+	}
+	p.t.Fatalf("Tab never reached %q; it went through %q", name, seen)
+}
+
 func (p *browserPage) text(sel string) string {
 	p.t.Helper()
 	return run1(p, "read "+sel, chromedp.Text(chromedp.CSS(sel)))
@@ -225,8 +243,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Logged out, the console sends you to the login page.
 	p.run("open the console", chromedp.Navigate(s.url+"admin/editions"), chromedp.WaitVisible(css(`#token`)))
 	p.check("login")
-	p.run("log in", chromedp.SendKeys(css(`#token`), testAdminToken), chromedp.Click(button("Log in")),
-		chromedp.WaitVisible(css(`#build-h`)))
+	// By keyboard alone: the token field is reached with Tab, Enter logs in.
+	p.tabTo("Admin token")
+	p.run("log in", chromedp.KeyEvent(testAdminToken), chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(css(`#build-h`)))
+	// Every link and button of the navigation is reached with Tab.
+	for _, name := range []string{"Skip to content", "Dashboard", "Editions", "Subscribers", "Log out", "Build now"} {
+		p.tabTo(name)
+	}
 
 	p.run("dashboard", chromedp.Click(link("Dashboard")), chromedp.WaitVisible(css(`svg.chart`)))
 	if got := p.text(`.tiles`); !strings.Contains(got, "40\nactive") {
