@@ -20,7 +20,8 @@ const (
 // "progress" event (the job as the API shows it) when it changes and at
 // least once a second, then "end" when the job is no longer queued or
 // running. It reads the job from Redis, so it follows the send whichever
-// instance runs it.
+// instance runs it. It ends when the server shuts down, too (the browser
+// then reconnects to another instance, or to this one restarted).
 func (s *Server) sendEvents(w http.ResponseWriter, r *http.Request, sess session) {
 	day := r.PathValue("day")
 	if _, err := digest.ParseDay(day); err != nil {
@@ -67,6 +68,9 @@ func (s *Server) sendEvents(w http.ResponseWriter, r *http.Request, sess session
 		for {
 			select {
 			case <-ctx.Done():
+				return
+			case <-s.admin.Background.Done():
+				// The server is shutting down: a stream would hold it up.
 				return
 			case <-tick.C:
 			}

@@ -352,3 +352,35 @@ func TestConsoleSubscribersAndPreview(t *testing.T) {
 		t.Errorf("the day's active count in Redis: %v %v", counts, err)
 	}
 }
+
+// TestConsoleStreamEndsAtShutdown: an open progress stream does not hold up
+// serve's shutdown.
+func TestConsoleStreamEndsAtShutdown(t *testing.T) {
+	mail, env := newStackEnv(t)
+	addActive(t, env, 50)
+	s := startStackWith(t, mail, env, "--send-rate", "2")
+	c := newConsoleClient(t, s.url)
+	csrf := c.login(testAdminToken)
+	c.post("admin/editions/build", "date", "2026-11-20", "csrf", csrf)
+	if resp, _ := c.post("admin/editions/2026-11-20/send", "csrf", csrf); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("send: %d", resp.StatusCode)
+	}
+	req, _ := http.NewRequest("GET", s.url+"admin/editions/2026-11-20/events", nil)
+	resp, err := c.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first := make([]byte, 64)
+	if _, err := io.ReadAtLeast(resp.Body, first, 20); err != nil {
+		t.Fatalf("no event: %v", err)
+	}
+	start := time.Now()
+	if code := s.stop(t); code != 0 {
+		t.Errorf("serve exited %d with a progress stream open: %s", code, s.cli.stderr.String())
+	}
+	if took := time.Since(start); took > 8*time.Second {
+		t.Errorf("shutdown took %v with a progress stream open", took)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body) // the stream has ended
+}
