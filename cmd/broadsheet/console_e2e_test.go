@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -383,4 +384,32 @@ func TestConsoleStreamEndsAtShutdown(t *testing.T) {
 		t.Errorf("shutdown took %v with a progress stream open", took)
 	}
 	_, _ = io.Copy(io.Discard, resp.Body) // the stream has ended
+}
+
+// TestConsoleBuildOutcomes: the build form says what the build did:
+// created, unchanged, updated, or why the source could not be read.
+func TestConsoleBuildOutcomes(t *testing.T) {
+	dir := t.TempDir()
+	src := writeSource(t, dir, "front.txt", "The First Lead")
+	s := startStack(t, map[string]string{"BROADSHEET_SOURCE": src})
+	c := newConsoleClient(t, s.url)
+	csrf := c.login(testAdminToken)
+	build := func(wantStatus int, want string) {
+		t.Helper()
+		resp, body := c.post("admin/editions/build", "date", "2026-11-20", "csrf", csrf)
+		if resp.StatusCode != wantStatus || !strings.Contains(body, want) {
+			t.Errorf("build: %d, want %d and %q in\n%s", resp.StatusCode, wantStatus, want, body)
+		}
+	}
+	build(200, "<strong>2026-11-20</strong>: created")
+	build(200, "<strong>2026-11-20</strong>: unchanged")
+	writeSource(t, dir, "front.txt", "The Second Lead")
+	build(200, "<strong>2026-11-20</strong>: updated")
+	if err := os.WriteFile(src, []byte("\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	build(422, "Build failed: the source cannot be read as a front page")
+	if resp, body := c.post("admin/editions/build", "date", "20-11-2026", "csrf", csrf); resp.StatusCode != 400 || !strings.Contains(body, "YYYY-MM-DD") {
+		t.Errorf("a bad day: %d", resp.StatusCode)
+	}
 }
