@@ -346,6 +346,35 @@ func TestConsoleSubscribersAndPreview(t *testing.T) {
 		t.Errorf("the preview without a session: %d", resp.StatusCode)
 	}
 
+	// Test sends: 1 to 10 good addresses, else the page says why.
+	if resp, body := c.post("admin/editions/2026-11-20/test", "to", "not-an-address", "csrf", csrf); resp.StatusCode != 400 || !strings.Contains(body, "The test was not sent") {
+		t.Errorf("a test to a bad address: %d", resp.StatusCode)
+	}
+	if resp, body := c.post("admin/editions/2026-11-20/test", "to", "Ed@Example.com, sub@example.com", "csrf", csrf); resp.StatusCode != 200 || !strings.Contains(body, "Sent 2 test message(s) to ed@example.com, sub@example.com") {
+		t.Errorf("a test to two: %d", resp.StatusCode)
+	}
+	if mail.Received("ed@example.com") != 1 || mail.Received("sub@example.com") != 1 {
+		t.Error("the test addresses did not get the edition")
+	}
+	// Controls on a job whose state does not allow them say so.
+	if resp, _ := c.post("admin/editions/2026-11-20/send", "csrf", csrf); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("send: %d", resp.StatusCode)
+	}
+	mail.WaitFor(t, 62, 10*time.Second)
+	var job struct{ State string }
+	for deadline := time.Now().Add(10 * time.Second); job.State != "done" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		s.admin(t, "GET", "/api/editions/2026-11-20/send", "", nil, &job)
+	}
+	if resp, body := c.post("admin/editions/2026-11-20/send/pause", "csrf", csrf); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "could not be paused") {
+		t.Errorf("pausing a finished send: %d", resp.StatusCode)
+	}
+	if resp, _ := c.post("admin/editions/2026-11-20/send/explode", "csrf", csrf); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("an unknown action: %d", resp.StatusCode)
+	}
+	if _, page := c.get("admin/editions/2026-11-20"); !strings.Contains(page, `data-field="sent">60<`) || strings.Contains(page, "data-events") || strings.Contains(page, `http-equiv="refresh"`) {
+		t.Errorf("the page of a finished send still follows it, or does not show it")
+	}
+
 	rdb := redis.NewClient(&redis.Options{Addr: strings.TrimPrefix(env["BROADSHEET_REDIS_URL"], "redis://")})
 	defer rdb.Close()
 	counts, err := rdb.HGetAll(t.Context(), "broadsheet:{stats}:active-daily").Result()
