@@ -64,30 +64,34 @@ func TestLoginFailures(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t, 0)
 	for i := 1; i <= 3; i++ {
-		if n, err := s.AddLoginFailure(ctx, "192.0.2.1", 100*time.Millisecond, 5); err != nil || n != int64(i) {
+		if n, err := s.AddLoginFailure(ctx, "192.0.2.1", 10*time.Second, 5); err != nil || n != int64(i) {
 			t.Fatalf("failure %d counted %d %v", i, n, err)
 		}
 	}
 	n, left, err := s.LoginFailures(ctx, "192.0.2.1")
-	if err != nil || n != 3 || left <= 0 || left > 100*time.Millisecond {
+	if err != nil || n != 3 || left <= 0 || left > 10*time.Second {
 		t.Errorf("LoginFailures = %d, %v, %v; want 3 within the window", n, left, err)
 	}
 	if n, _, _ := s.LoginFailures(ctx, "192.0.2.2"); n != 0 {
 		t.Errorf("another IP has %d failures", n)
 	}
-	time.Sleep(150 * time.Millisecond)
-	if n, _, _ := s.LoginFailures(ctx, "192.0.2.1"); n != 0 {
+	// The window ends.
+	_, _ = s.AddLoginFailure(ctx, "192.0.2.4", 20*time.Millisecond, 5)
+	time.Sleep(100 * time.Millisecond)
+	if n, _, _ := s.LoginFailures(ctx, "192.0.2.4"); n != 0 {
 		t.Errorf("%d failures after the window ended", n)
 	}
-	// The limit-th failure starts the window again.
+	// The limit-th failure starts the window again; the ones before do not.
 	for range 4 {
-		_, _ = s.AddLoginFailure(ctx, "192.0.2.3", 300*time.Millisecond, 5)
+		_, _ = s.AddLoginFailure(ctx, "192.0.2.3", 10*time.Second, 5)
 	}
-	time.Sleep(200 * time.Millisecond)
-	_, _ = s.AddLoginFailure(ctx, "192.0.2.3", 300*time.Millisecond, 5)
-	time.Sleep(150 * time.Millisecond) // past the first window's end
-	if n, left, _ := s.LoginFailures(ctx, "192.0.2.3"); n != 5 || left < 100*time.Millisecond {
-		t.Errorf("after the limit-th failure: %d failures, %v left; want 5 for a new window", n, left)
+	time.Sleep(1100 * time.Millisecond)
+	if _, left, _ := s.LoginFailures(ctx, "192.0.2.3"); left > 9*time.Second {
+		t.Errorf("a failure below the limit restarted the window: %v left", left)
+	}
+	_, _ = s.AddLoginFailure(ctx, "192.0.2.3", 10*time.Second, 5)
+	if n, left, _ := s.LoginFailures(ctx, "192.0.2.3"); n != 5 || left < 9500*time.Millisecond {
+		t.Errorf("after the limit-th failure: %d failures, %v left; want 5 and a new 10s window", n, left)
 	}
 }
 
