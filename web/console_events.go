@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"time"
 
@@ -39,11 +40,22 @@ func (s *Server) sendEvents(w http.ResponseWriter, r *http.Request, sess session
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("X-Accel-Buffering", "no")
 	rc := http.NewResponseController(w)
+	var pace recentPace
 	send := func(event string, j digest.SendJob) bool {
 		// Each event gets its own deadline: the stream outlives the
 		// server's write timeout, a stalled client does not.
 		_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		b, _ := json.Marshal(jobJSON(j))
+		body := jobJSON(j)
+		if rate, ok := pace.add(time.Now(), j.Sent+j.Failed); ok && j.State == digest.SendRunning {
+			// While it runs, the rate of the last seconds: the job's
+			// average counts the time it was paused.
+			body["rate"] = math.Round(rate*10) / 10
+			body["eta_seconds"] = nil
+			if rate > 0 {
+				body["eta_seconds"] = int(math.Ceil(float64(j.Remaining()) / rate))
+			}
+		}
+		b, _ := json.Marshal(body)
 		if _, err := w.Write([]byte("event: " + event + "\ndata: " + string(b) + "\n\n")); err != nil {
 			return false
 		}
@@ -82,4 +94,28 @@ func (s *Server) sendEvents(w http.ResponseWriter, r *http.Request, sess session
 			}
 		}
 	}
+}
+
+// paceWindow is how far back the stream's rate looks.
+const paceWindow = 5 * time.Second
+
+// recentPace is the rate of the last paceWindow, from samples of the
+// number of messages handled.
+type recentPace struct {
+	at   []time.Time
+	done []int64
+}
+
+// add records a sample and returns the rate since the oldest sample of the
+// window, once the window spans a second.
+func (p *recentPace) add(now time.Time, done int64) (float64, bool) {
+	p.at, p.done = append(p.at, now), append(p.done, done)
+	for len(p.at) > 2 && now.Sub(p.at[1]) >= paceWindow {
+		p.at, p.done = p.at[1:], p.done[1:]
+	}
+	span := now.Sub(p.at[0]).Seconds()
+	if span < 1 {
+		return 0, false
+	}
+	return float64(done-p.done[0]) / span, true
 }

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/broadsheet-news/broadsheet/subscription"
 )
@@ -91,5 +92,26 @@ func TestETAText(t *testing.T) {
 		if got := etaText(secs); got != want {
 			t.Errorf("etaText(%d) = %q, want %q", secs, got, want)
 		}
+	}
+}
+
+func TestRecentPace(t *testing.T) {
+	var p recentPace
+	t0 := time.Date(2026, 11, 30, 6, 0, 0, 0, time.UTC)
+	if _, ok := p.add(t0, 100); ok {
+		t.Error("a rate from one sample")
+	}
+	if _, ok := p.add(t0.Add(500*time.Millisecond), 150); ok {
+		t.Error("a rate over half a second")
+	}
+	if r, ok := p.add(t0.Add(2*time.Second), 300); !ok || r != 100 {
+		t.Errorf("rate over 2s: %v %v, want 100", r, ok)
+	}
+	// Samples older than the window go: a pause long ago no longer counts.
+	for i := 3; i <= 20; i++ {
+		p.add(t0.Add(time.Duration(i)*time.Second), 300+int64(i-2)*10)
+	}
+	if r, _ := p.add(t0.Add(21*time.Second), 490); r < 9.9 || r > 10.1 || len(p.at) > 7 {
+		t.Errorf("rate over the last seconds: %v (%d samples kept), want 10", r, len(p.at))
 	}
 }
