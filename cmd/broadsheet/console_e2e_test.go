@@ -262,8 +262,10 @@ func TestConsoleSendEvents(t *testing.T) {
 	var job struct {
 		State string
 		Sent  int
+		Rate  float64
+		ETA   *int `json:"eta_seconds"`
 	}
-	progress := 0
+	progress, paced := 0, false
 	for sc.Scan() {
 		line := sc.Text()
 		if name, ok := strings.CutPrefix(line, "event: "); ok {
@@ -281,6 +283,9 @@ func TestConsoleSendEvents(t *testing.T) {
 			break
 		}
 		progress++
+		if job.State == "running" && job.Rate > 5 && job.ETA != nil {
+			paced = true
+		}
 		if !last.IsZero() {
 			longest = max(longest, time.Since(last))
 		}
@@ -288,6 +293,9 @@ func TestConsoleSendEvents(t *testing.T) {
 	}
 	if event != "end" || job.State != "done" || job.Sent != 40 {
 		t.Errorf("the stream ended on %q with %+v", event, job)
+	}
+	if !paced {
+		t.Error("no progress event gave the running send's rate and time left")
 	}
 	if progress < 2 || longest > 1500*time.Millisecond {
 		t.Errorf("%d progress events, the longest gap %v (want one at least every second)", progress, longest)
