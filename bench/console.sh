@@ -81,10 +81,10 @@ ttfb() {
 
 echo
 echo "nproc: $(nproc)   subscribers: 100000   rounds: $ROUNDS"
-printf '%-40s %9s  %9s\n' "page (time to first byte)" median p90
+printf '%-48s %9s  %9s\n' "page (time to first byte)" median p90
 for path in /admin/ /admin/subscribers "/admin/subscribers?status=active&cursor=50000" \
   "/admin/subscribers?q=reader9999" /admin/editions "/admin/editions/$day"; do
-  printf '%-40s %s\n' "$path" "$(ttfb "$path")"
+  printf '%-48s %s\n' "$path" "$(ttfb "$path")"
 done
 echo
 echo "progress stream during the send to 20000: $sse"

@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/redis/go-redis/v9"
 )
 
 // EnvAxe names the variable holding the path of axe-core's axe.min.js
@@ -253,7 +254,19 @@ func TestConsoleInBrowser(t *testing.T) {
 		p.tabTo(name)
 	}
 
+	// Some history for the chart: 60 days of counts, with a gap.
+	rdb := redis.NewClient(&redis.Options{Addr: strings.TrimPrefix(env["BROADSHEET_REDIS_URL"], "redis://")})
+	defer rdb.Close()
+	for i := 1; i <= 60; i++ {
+		if i < 20 || i > 25 {
+			day := time.Now().UTC().AddDate(0, 0, -i).Format(time.DateOnly)
+			rdb.HSet(t.Context(), "broadsheet:{stats}:active-daily", day, 40-i/2)
+		}
+	}
 	p.run("dashboard", chromedp.Click(link("Dashboard")), chromedp.WaitVisible(css(`svg.chart`)))
+	if got := run1(p, "chart", chromedp.TextContent(css(`svg.chart desc`))); !strings.Contains(got, "40 today") || !strings.Contains(got, "55 of 90 days") {
+		t.Errorf("chart: %q", got)
+	}
 	if got := p.text(`.tiles`); !strings.Contains(got, "40\nactive") {
 		t.Errorf("dashboard counts: %q", got)
 	}
