@@ -20,7 +20,7 @@ const maxSearchMatches = 5000
 // searchBucketsPerRound is how many email-index buckets one round trip
 // scans: all of them (at 100,000 subscribers one round trip takes ~45 ms
 // less than eight of 512).
-const searchBucketsPerRound = emailIndexBuckets
+const searchBucketsPerRound = emailIndexShards
 
 // SearchSubscribers returns up to limit subscribers whose normalised
 // address starts with prefix, in address order, of status (all when ""),

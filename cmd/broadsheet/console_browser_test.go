@@ -14,7 +14,6 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
-	"github.com/redis/go-redis/v9"
 )
 
 // EnvAxe names the variable holding the path of axe-core's axe.min.js
@@ -255,7 +254,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	// Some history for the chart: 60 days of counts, with a gap.
-	rdb := redis.NewClient(&redis.Options{Addr: strings.TrimPrefix(env["BROADSHEET_REDIS_URL"], "redis://")})
+	rdb, err := clientFromURL(env["BROADSHEET_REDIS_URL"]) // standalone, Cluster or Sentinel
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer rdb.Close()
 	for i := 1; i <= 60; i++ {
 		if i < 20 || i > 25 {

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // consoleClient is a browser-like client of the console: it keeps cookies
@@ -383,7 +381,10 @@ func TestConsoleSubscribersAndPreview(t *testing.T) {
 		t.Errorf("the page of a finished send still follows it, or does not show it")
 	}
 
-	rdb := redis.NewClient(&redis.Options{Addr: strings.TrimPrefix(env["BROADSHEET_REDIS_URL"], "redis://")})
+	rdb, err := clientFromURL(env["BROADSHEET_REDIS_URL"]) // standalone, Cluster or Sentinel
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer rdb.Close()
 	counts, err := rdb.HGetAll(t.Context(), "broadsheet:{stats}:active-daily").Result()
 	if err != nil || counts[time.Now().UTC().Format(time.DateOnly)] != "60" {
