@@ -176,4 +176,8 @@ func TestSearchSubscribers(t *testing.T) {
 	if got, _, _ := s.SearchSubscribers(ctx, "bob", "", 10); len(got) != 0 {
 		t.Errorf("an erased address is found: %v", emails(got))
 	}
+	// The suppression entries beside the index are not addresses.
+	if got, _, err := s.SearchSubscribers(ctx, "!", "", 10); err != nil || len(got) != 0 {
+		t.Errorf("search \"!\": %v %v", emails(got), err)
+	}
 }
