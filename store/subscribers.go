@@ -62,8 +62,11 @@ func (k keys) groupCounts(g int64) string { return k.group(g) + "counts" }
 // emailIndex is the shard of the email index (and of the suppression
 // list) holding email.
 func (k keys) emailIndex(email string) string {
-	return k.prefix + "{e:" + strconv.Itoa(int(crc32.ChecksumIEEE([]byte(email))%emailIndexShards)) + "}"
+	return k.emailIndexShard(int(crc32.ChecksumIEEE([]byte(email)) % emailIndexShards))
 }
+
+// emailIndexShard names shard n of the email index.
+func (k keys) emailIndexShard(n int) string { return k.prefix + "{e:" + strconv.Itoa(n) + "}" }
 
 // suppressionField is what the suppression list keeps of an erased
 // address, in the address's index shard: "!" and 128 bits of its

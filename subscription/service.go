@@ -28,6 +28,9 @@ type Store interface {
 	Subscribers(ctx context.Context, status digest.SubscriberStatus, cursor int64, limit int) ([]digest.Subscriber, int64, error)
 	ImportSubscribers(ctx context.Context, subs []digest.Subscriber) ([]digest.AddOutcome, error)
 	FillConsent(ctx context.Context, subs []digest.Subscriber) error
+	SearchSubscribers(ctx context.Context, prefix string, status digest.SubscriberStatus, limit int) ([]digest.Subscriber, bool, error)
+	RecordDailyActive(ctx context.Context, day string, n int64) error
+	DailyActive(ctx context.Context) (map[string]int64, error)
 	EnqueueMail(ctx context.Context, job string) error
 	ClaimMail(ctx context.Context, now time.Time, lease time.Duration) (string, bool, error)
 	AckMail(ctx context.Context, job string) error

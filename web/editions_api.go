@@ -102,14 +102,29 @@ func jobJSON(j digest.SendJob) map[string]any {
 	if j.Reason != "" {
 		out["reason"] = j.Reason
 	}
-	if secs := j.Updated.Sub(j.Started).Seconds(); !j.Started.IsZero() && secs > 0 {
-		rate := float64(j.Sent+j.Failed) / secs
-		out["rate"] = math.Round(rate*10) / 10
-		if rate > 0 && j.State == digest.SendRunning {
-			out["eta_seconds"] = int(math.Ceil(float64(j.Remaining()) / rate))
+	if rate, eta, ok := jobPace(j); ok {
+		out["rate"] = rate
+		if eta >= 0 {
+			out["eta_seconds"] = eta
 		}
 	}
 	return out
+}
+
+// jobPace is a job's rate (messages a second, one decimal) and, while it
+// runs, the seconds it has left (-1 otherwise); ok is false before it
+// started.
+func jobPace(j digest.SendJob) (rate float64, eta int, ok bool) {
+	secs := j.Updated.Sub(j.Started).Seconds()
+	if j.Started.IsZero() || secs <= 0 {
+		return 0, -1, false
+	}
+	r := float64(j.Sent+j.Failed) / secs
+	eta = -1
+	if r > 0 && j.State == digest.SendRunning {
+		eta = int(math.Ceil(float64(j.Remaining()) / r))
+	}
+	return math.Round(r*10) / 10, eta, true
 }
 
 func (s *Server) startSend(w http.ResponseWriter, r *http.Request) {

@@ -30,7 +30,8 @@ type Config struct {
 	Title string
 	// BaseURL is the site's public URL; page links are built from its path.
 	BaseURL *url.URL
-	// AdminToken guards /api/; empty turns the admin API off.
+	// AdminToken guards /api/ and logs in to the console; empty turns
+	// both off.
 	AdminToken string
 	// SubscribeRate is how many subscribe requests one IP may make a
 	// minute (default 20).
@@ -56,6 +57,9 @@ type Deps struct {
 	// Admin builds and sends editions for the admin API (nil: those
 	// endpoints answer 404).
 	Admin *EditionAdmin
+	// Console, when set, serves the admin console under /admin/ (it
+	// needs Subscriptions too).
+	Console *Console
 	// Metrics, when set, counts feed requests and serves /metrics.
 	Metrics Metrics
 	// Feedback, when set, lists the reports that came back (bounces,
@@ -94,6 +98,7 @@ type Server struct {
 	metrics      Metrics
 	feedback     *feedback.Service
 	webhooks     *feedback.Webhooks
+	console      *Console
 }
 
 // Metrics counts what the server serves and exposes the product's metrics.
@@ -132,6 +137,7 @@ func New(deps Deps, cfg Config) *Server {
 		metrics:      deps.Metrics,
 		feedback:     deps.Feedback,
 		webhooks:     deps.Webhooks,
+		console:      deps.Console,
 		links: templates.Links{
 			Base: base, Home: base, Archive: base + "archive",
 			RSS: abs(feeds.RSSFile), Atom: abs(feeds.AtomFile), JSON: abs(feeds.JSONFile),
@@ -182,6 +188,9 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /api/editions/{id}/send", s.requireAdmin(s.sendStatus))
 		mux.HandleFunc("POST /api/editions/{id}/send/{action}", s.requireAdmin(s.controlSend))
 		mux.HandleFunc("POST /api/editions/{id}/test", s.requireAdmin(s.sendTest))
+	}
+	if s.console != nil {
+		s.consoleRoutes(mux)
 	}
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		mux.HandleFunc(m+" /api/", s.requireAdmin(s.apiNotFound))

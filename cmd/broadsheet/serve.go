@@ -17,6 +17,7 @@ import (
 	"github.com/broadsheet-news/broadsheet/feedback"
 	"github.com/broadsheet-news/broadsheet/publish"
 	"github.com/broadsheet-news/broadsheet/spool"
+	"github.com/broadsheet-news/broadsheet/templates"
 	"github.com/broadsheet-news/broadsheet/web"
 )
 
@@ -37,6 +38,10 @@ const outageEvery = time.Second
 // spoolEvery is how often serve tries to apply reader actions spooled
 // while Redis was away.
 const spoolEvery = time.Second
+
+// countEvery is how often serve records the day's active-subscriber count
+// (the console's chart shows each day's last).
+const countEvery = 10 * time.Minute
 
 // outboxEvery is how often serve looks for queued mails (confirmations).
 const outboxEvery = 250 * time.Millisecond
@@ -151,6 +156,8 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	wg.Go(func() { a.subs.RunSpool(ctx, spoolEvery) })
 	wg.Go(func() { a.outage.Run(ctx, outageEvery) })
 
+	wg.Go(func() { a.subs.RunActiveCounter(ctx, countEvery, a.pub.Today) })
+
 	if err := site.Refresh(ctx); err != nil {
 		return err
 	}
@@ -196,9 +203,15 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 		return a.store.Ping(ctx)
 	}
 
+	consolePages, err := templates.NewConsole()
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler: web.New(web.Deps{Site: site, Subscriptions: a.subs, Pages: a.pages, Ready: ready, Logger: log,
 			Metrics: a.metrics, Feedback: reports, Webhooks: webhooks, Limits: a.store, Challenges: a.challenges,
+			Console: &web.Console{Sessions: a.store, Pages: consolePages, Today: a.pub.Today,
+				Preview: publish.NewPreviewer(a.digestOf, a.subs).Preview},
 			Admin: &web.EditionAdmin{
 				Build: func(ctx context.Context, day string) (publish.Result, error) {
 					return a.pub.Build(ctx, src, day)
