@@ -91,16 +91,18 @@ func preheader(e digest.Edition) string {
 	if utf8.RuneCountInString(s) <= maxPreheader {
 		return s
 	}
+	// Cut at the last space that leaves room for the "…": one standing
+	// just after the first maxPreheader-1 characters still counts.
 	cut, n := 0, 0
 	for i := range s {
+		if s[i] == ' ' {
+			cut = i
+		}
 		if n == maxPreheader-1 {
 			if cut == 0 {
 				cut = i
 			}
 			break
-		}
-		if s[i] == ' ' {
-			cut = i
 		}
 		n++
 	}
