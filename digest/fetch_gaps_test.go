@@ -382,3 +382,30 @@ func TestUnreachableIsNotTimeout(t *testing.T) {
 		t.Errorf("a closed port: %v after %d retries", err, f.retries())
 	}
 }
+
+// TestNoRetryAfterMeansBackoff: a 503 without Retry-After, or with
+// "Retry-After: 0", waits the backoff (an hour here, so the fetch is still
+// waiting when its context ends), not zero.
+func TestNoRetryAfterMeansBackoff(t *testing.T) {
+	for _, header := range []string{"", "0"} {
+		var calls atomic.Int32
+		s := newSite(t, map[string]http.HandlerFunc{"/busy": func(w http.ResponseWriter, r *http.Request) {
+			if calls.Add(1) == 1 {
+				if header != "" {
+					w.Header().Set("Retry-After", header)
+				}
+				http.Error(w, "busy", http.StatusServiceUnavailable)
+				return
+			}
+			w.Write([]byte("ready"))
+		}})
+		f := NewFetcher(FetcherOptions{AllowPrivate: true, Retries: 1,
+			backoff: func(int) time.Duration { return time.Hour }})
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		_, err := f.Get(ctx, s.URL+"/busy")
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "canceled while waiting to retry") || calls.Load() != 1 {
+			t.Errorf("Retry-After %q: %v after %d requests; want still waiting out the backoff", header, err, calls.Load())
+		}
+	}
+}
