@@ -264,3 +264,54 @@ func TestControlCharactersInText(t *testing.T) {
 		t.Errorf("headline %q", got)
 	}
 }
+
+// TestFeedOrder: items are ordered newest first by their published date,
+// else their updated date; undated items keep their feed order, after the
+// dated ones.
+func TestFeedOrder(t *testing.T) {
+	atom := `<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>T</title>
+<entry><title>Undated one</title><link href="https://news.example.org/u1"/></entry>
+<entry><title>Updated only, older</title><link href="https://news.example.org/old"/><updated>2026-11-25T10:00:00Z</updated></entry>
+<entry><title>Undated two</title><link href="https://news.example.org/u2"/></entry>
+<entry><title>Published, newest</title><link href="https://news.example.org/new"/><published>2026-11-27T10:00:00Z</published><updated>2026-11-20T10:00:00Z</updated></entry>
+<entry><title>Updated only, newer</title><link href="https://news.example.org/mid"/><updated>2026-11-26T10:00:00Z</updated></entry>
+</feed>`
+	fp, err := digest.ParseFeed([]byte(atom), feedURL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range fp.Page.Headlines {
+		got = append(got, h.Title)
+	}
+	want := "Published, newest|Updated only, newer|Updated only, older|Undated one|Undated two"
+	if strings.Join(got, "|") != want {
+		t.Errorf("order:\n got %s\nwant %s", strings.Join(got, "|"), want)
+	}
+	if fp.LeadURL != "https://news.example.org/new" {
+		t.Errorf("lead URL %q, want the newest item's", fp.LeadURL)
+	}
+	for _, bad := range []string{"not a feed at all", `<rss version="2.0"><channel><title>T</title><item><title>No link</title></item></channel></rss>`} {
+		if _, err := digest.ParseFeed([]byte(bad), feedURL, 0); !digest.IsSourceError(err) {
+			t.Errorf("ParseFeed(%q): %v, want a SourceError", bad, err)
+		}
+	}
+}
+
+// TestHeadlineSelectorOnNonLinks: a selector matching a heading takes the
+// first link inside it; one matching an element inside a link takes that
+// link.
+func TestHeadlineSelectorOnNonLinks(t *testing.T) {
+	page := `<html><body><h2>Heading <a href="/inside">Inside link</a> <a href="/second">Second</a></h2>
+<a href="/around"><span class="t">Around link</span></a><span class="t">No link at all</span></body></html>`
+	base := must(url.Parse("https://news.example.org/"))
+	for sel, want := range map[string]string{
+		"h2":     "https://news.example.org/inside",
+		"span.t": "https://news.example.org/around",
+	} {
+		heads, _, err := digest.ParseHTMLHeadlines([]byte(page), base, digest.HTMLOptions{HeadlineSelector: sel})
+		if err != nil || len(heads) != 1 || heads[0].URL != want {
+			t.Errorf("selector %q: %+v %v, want one headline at %s", sel, heads, err, want)
+		}
+	}
+}
