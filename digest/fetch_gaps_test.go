@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -406,6 +407,29 @@ func TestNoRetryAfterMeansBackoff(t *testing.T) {
 		cancel()
 		if err == nil || !strings.Contains(err.Error(), "canceled while waiting to retry") || calls.Load() != 1 {
 			t.Errorf("Retry-After %q: %v after %d requests; want still waiting out the backoff", header, err, calls.Load())
+		}
+	}
+}
+
+// TestCacheWriteFailureLogged: a page that cannot be cached is still
+// returned, with a warning in the log; one cached fine logs nothing.
+func TestCacheWriteFailureLogged(t *testing.T) {
+	s := newSite(t, map[string]http.HandlerFunc{"/p": func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v"`)
+		w.Write([]byte("page"))
+	}})
+	for _, c := range []struct {
+		cache HTTPCache
+		warn  bool
+	}{{&failingCache{}, true}, {&memCache{m: map[string]CachedResponse{}}, false}} {
+		var log strings.Builder
+		f := testFetcher(FetcherOptions{Cache: c.cache, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+		page, err := f.Get(context.Background(), s.URL+"/p")
+		if err != nil || string(page.Body) != "page" {
+			t.Fatalf("%q %v", page.Body, err)
+		}
+		if got := strings.Contains(log.String(), "Unable to cache"); got != c.warn {
+			t.Errorf("%T: warning logged %v, want %v:\n%s", c.cache, got, c.warn, log.String())
 		}
 	}
 }
