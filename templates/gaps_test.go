@@ -213,3 +213,16 @@ func TestEditionLink(t *testing.T) {
 		t.Errorf("Edition = %q", got)
 	}
 }
+
+// TestWrapTextExactWidth: a line of exactly the width is kept as it is,
+// inner spacing included; one character more goes through wrapping, which
+// joins words with single spaces.
+func TestWrapTextExactWidth(t *testing.T) {
+	exact := "a  b" + strings.Repeat("c", textWidth-4)
+	if got := wrapText(exact, textWidth); got != exact+"\n" {
+		t.Errorf("a line of exactly %d characters became %q", textWidth, got)
+	}
+	if got := wrapText(exact+"d", textWidth); got != "a b"+strings.Repeat("c", textWidth-4)+"d\n" {
+		t.Errorf("a line of %d characters became %q", textWidth+1, got)
+	}
+}

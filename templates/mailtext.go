@@ -23,6 +23,7 @@ const maxPreheader = 160
 // short whatever the text holds.
 func wrapText(s string, width int) string {
 	var b strings.Builder
+	// A capacity hint: mutants of its arithmetic are equivalent.
 	b.Grow(len(s) + len(s)/32)
 	blank := true // at the start, blank lines are dropped
 	for line := range strings.SplitSeq(s, "\n") {
