@@ -260,6 +260,8 @@ func retryAfterOf(v string) time.Duration {
 	if v == "" {
 		return 0
 	}
+	// Equivalent mutants: `s > 0` (a "0" then fails as a date and is 0
+	// all the same) and `d >= 0` (a d of 0 is the 0 returned below).
 	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
 		return time.Duration(s) * time.Second
 	}

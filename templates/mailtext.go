@@ -23,6 +23,7 @@ const maxPreheader = 160
 // short whatever the text holds.
 func wrapText(s string, width int) string {
 	var b strings.Builder
+	// A capacity hint: mutants of its arithmetic are equivalent.
 	b.Grow(len(s) + len(s)/32)
 	blank := true // at the start, blank lines are dropped
 	for line := range strings.SplitSeq(s, "\n") {
@@ -91,16 +92,18 @@ func preheader(e digest.Edition) string {
 	if utf8.RuneCountInString(s) <= maxPreheader {
 		return s
 	}
+	// Cut at the last space that leaves room for the "…": one standing
+	// just after the first maxPreheader-1 characters still counts.
 	cut, n := 0, 0
 	for i := range s {
+		if s[i] == ' ' {
+			cut = i
+		}
 		if n == maxPreheader-1 {
 			if cut == 0 {
 				cut = i
 			}
 			break
-		}
-		if s[i] == ' ' {
-			cut = i
 		}
 		n++
 	}

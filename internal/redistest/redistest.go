@@ -84,13 +84,7 @@ func StartPersistent(tb testing.TB) *Server {
 // arguments, or skips the test (fails it under CI) when none is installed.
 func launch(tb testing.TB, extra ...string) *Server {
 	tb.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("redistest: CI is set but redis-server is not installed and %s is unset", EnvURL)
-		}
-		tb.Skipf("redistest: skipped: redis-server is not installed (apt-get install redis-server) and %s is unset", EnvURL)
-	}
+	bin := lookServer(tb)
 	port := strconv.Itoa(freePort(tb))
 	s := &Server{Addr: net.JoinHostPort("127.0.0.1", port),
 		args: append([]string{bin, "--port", port, "--bind", "127.0.0.1", "--save", "",
@@ -102,8 +96,23 @@ func launch(tb testing.TB, extra ...string) *Server {
 	return s
 }
 
+// lookServer returns the path of redis-server, or skips the test (fails it
+// under CI) when none is installed.
+func lookServer(tb testing.TB) string {
+	tb.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("redistest: CI is set but redis-server is not installed and %s is unset", EnvURL)
+		}
+		tb.Skipf("redistest: skipped: redis-server is not installed (apt-get install redis-server) and %s is unset", EnvURL)
+	}
+	return bin
+}
+
 func (s *Server) start() error {
 	s.cmd = exec.Command(s.args[0], s.args[1:]...)
+	s.cmd.SysProcAttr = procAttr()
 	var out bytes.Buffer // shown only if the server does not come up
 	s.cmd.Stdout, s.cmd.Stderr = &out, &out
 	if err := s.cmd.Start(); err != nil {
