@@ -189,8 +189,8 @@ func TestEngineBounces(t *testing.T) {
 	b.checkOnce(t, 100, func(i int) bool { return i%10 == 0 })
 }
 
-// TestEnginePausesOnPolicyBlock: a 5.7.x block pauses the job (the
-// sender's problem); resumed, it finishes with nobody sent twice.
+// TestEnginePausesOnPolicyBlock: a 5.7.1 block of every recipient trips
+// the bounce breaker; resumed, the job finishes with nobody sent twice.
 func TestEnginePausesOnPolicyBlock(t *testing.T) {
 	ctx := context.Background()
 	b := newBench(t, 200)
@@ -411,8 +411,9 @@ func TestEngineCancelThenResend(t *testing.T) {
 }
 
 // TestEngineSenderRefusalPauses: a permanent refusal that is the sender's
-// problem (5.1.8 bad sender address, or no enhanced code) pauses the job
-// and bounces nobody.
+// problem (5.1.8 bad sender address) pauses the job at once; the same
+// refusal of every recipient (5.3.4, or no enhanced code) trips the bounce
+// breaker. Either way nobody is bounced.
 func TestEngineSenderRefusalPauses(t *testing.T) {
 	for _, refusal := range []*gosmtp.SMTPError{
 		{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 8}, Message: "Sender address rejected"},

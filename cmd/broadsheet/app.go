@@ -168,7 +168,8 @@ func (a *app) openSending() error {
 	}
 	engine := mailer.NewEngine(a.store, a.store, a.subs, a.opener, a.digestOf, mailer.EngineOptions{
 		Connections: cfg.SMTPConnections, Rate: cfg.SendRate, RetryFor: cfg.RetryFor, Lease: cfg.SendLease,
-		Owner: senderName(), Logger: a.logger, Observer: a.metrics, Pacer: a.store,
+		BounceBreaker: cfg.bounceBreaker,
+		Owner:         senderName(), Logger: a.logger, Observer: a.metrics, Pacer: a.store,
 	})
 	a.sender = publish.NewSender(engine, a.store, a.store, time.Now, a.logger)
 	cfg.Mail.warn(a.logger, a.composer, digestCfg)

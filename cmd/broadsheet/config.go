@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,6 +47,8 @@ type config struct {
 	SendRate        float64
 	RetryFor        time.Duration
 	SendLease       time.Duration
+	BounceBreaker   string
+	bounceBreaker   float64 // BounceBreaker as a share, by validateSending
 	From            string
 	SubscribeRate   int
 	TrustProxy      bool
@@ -169,6 +173,7 @@ func (c *config) sendFlags(f *envFlags) {
 	f.int(&c.SMTPConnections, "smtp-connections", 10, "SMTP connections sending an edition at once")
 	f.float(&c.SendRate, "send-rate", 0, "messages per second at most, over all connections (0: no limit)")
 	f.duration(&c.RetryFor, "retry-for", 6*time.Hour, "how long a message refused for now (4xx, network) is tried again")
+	f.string(&c.BounceBreaker, "bounce-breaker", "20%", "pause a send when more than this share of the last 200 recipients tried were refused permanently (a relay refusing everyone), and bounce none of them")
 	f.duration(&c.SendLease, "send-lease", 15*time.Second, "a sender's hold on a send job, renewed while it lives: after a crash, another instance takes the job over within this plus 5s (at most 25s)")
 }
 
@@ -277,7 +282,21 @@ func (c *config) validateSending() error {
 	if c.SendLease < time.Second || c.SendLease > 25*time.Second {
 		return usageErrorf("--send-lease must be from 1s to 25s (a job left by a crash is taken over within the lease plus 5s)")
 	}
+	share, err := parsePercent(c.BounceBreaker)
+	if err != nil {
+		return usageErrorf("--bounce-breaker %q is not a percentage from 1%% to 100%%, such as 20%%", c.BounceBreaker)
+	}
+	c.bounceBreaker = share
 	return nil
+}
+
+// parsePercent reads "20%" (or "20") as 0.2; it must be from 1% to 100%.
+func parsePercent(s string) (float64, error) {
+	v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%")), 64)
+	if err != nil || v < 1 || v > 100 {
+		return 0, errors.New("not a percentage from 1% to 100%")
+	}
+	return v / 100, nil
 }
 
 // defaultHost turns a listen address into the host of the default base
