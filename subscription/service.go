@@ -131,7 +131,9 @@ func checkName(name string) (string, error) {
 // Subscribe records a subscription from the form and sends the
 // confirmation mail: to a new or pending address at most once per
 // ResendAfter, to an active one a note that it is subscribed (also at most
-// once per ResendAfter), to a bounced or complained one nothing. The result
+// once per ResendAfter), to an unsubscribed or bounced one the
+// confirmation mail again (it is pending until confirmed), to a
+// complained one nothing. The result
 // does not depend on whether the address was known, so the caller's answer
 // reveals nothing.
 func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) error {
@@ -151,10 +153,12 @@ func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) error {
 	if err != nil {
 		return fmt.Errorf("subscription: subscribe: %w", err)
 	}
-	if !created && sub.Status == digest.Unsubscribed {
-		// Back again: double opt-in again, with a new consent record.
+	if !created && (sub.Status == digest.Unsubscribed || sub.Status == digest.Bounced) {
+		// Back again: double opt-in again, with a new consent record. A
+		// bounced address too: the confirmation proves the mailbox works
+		// again (a relay's mistake, a mailbox restored).
 		sub, err = s.store.UpdateSubscriber(ctx, sub.ID, func(x *digest.Subscriber) error {
-			if x.Status != digest.Unsubscribed {
+			if x.Status != digest.Unsubscribed && x.Status != digest.Bounced {
 				return digest.ErrUnchanged
 			}
 			x.Status, x.ConfirmSentAt = digest.Pending, time.Time{}

@@ -136,14 +136,81 @@ func TestUnsubscribedComesBackPending(t *testing.T) {
 	if len(f.mails(t)) != 1 {
 		t.Errorf("no confirmation mail on coming back")
 	}
-	// Bounced addresses get no mail, whatever the form says.
-	bounced, _, _ := f.svc.Add(ctx, subscription.AddRequest{Email: "gone@example.com", Status: digest.Active})
-	_, _ = f.store.UpdateSubscriber(ctx, bounced.ID, func(s *digest.Subscriber) error { s.Status = digest.Bounced; return nil })
+}
+
+// confirmToken returns the token of the confirmation link in mail.
+func confirmToken(t *testing.T, mail string) string {
+	t.Helper()
+	i := strings.Index(mail, "/confirm/")
+	if i < 0 {
+		t.Fatalf("no confirmation link in %q", mail)
+	}
+	return strings.Fields(mail[i+len("/confirm/"):])[0]
+}
+
+// TestBouncedComesBackThroughDoubleOptIn: a bounced address subscribing
+// again gets the confirmation mail (a fresh double opt-in proves the
+// mailbox), and confirming makes it active.
+func TestBouncedComesBackThroughDoubleOptIn(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	sub, _, _ := f.svc.Add(ctx, subscription.AddRequest{Email: "gone@example.com", Status: digest.Active})
+	if ok, err := f.store.Bounce(ctx, sub.ID, f.now); !ok || err != nil {
+		t.Fatalf("bounce: %v %v", ok, err)
+	}
 	if err := f.svc.Subscribe(ctx, subscription.SubscribeRequest{Email: "gone@example.com"}); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.mails(t)) != 1 {
-		t.Errorf("a bounced address was mailed")
+	back, _ := f.store.SubscriberByEmail(ctx, "gone@example.com")
+	if back.Status != digest.Pending || back.Consent.Source != "form" || back.Consent.LeftHow != "" {
+		t.Fatalf("a bounced address subscribing again: %+v", back)
+	}
+	mails := f.mails(t)
+	if len(mails) != 1 {
+		t.Fatalf("%d mails, want the confirmation", len(mails))
+	}
+	if out, err := f.svc.Confirm(ctx, confirmToken(t, mails[0]), "192.0.2.7"); err != nil || out != subscription.Confirmed {
+		t.Fatalf("confirm: %v %v", out, err)
+	}
+	if back, _ = f.store.SubscriberByEmail(ctx, "gone@example.com"); back.Status != digest.Active {
+		t.Errorf("confirmed: %s, want active", back.Status)
+	}
+	counts, _ := f.store.CountSubscribers(ctx)
+	if counts[digest.Active] != 1 || counts[digest.Bounced] != 0 {
+		t.Errorf("counts: %v", counts)
+	}
+}
+
+// TestAdminAddReactivates: an admin adding an unsubscribed or bounced
+// address as active makes it active and says so; as pending, or a
+// complained address, changes nothing.
+func TestAdminAddReactivates(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, left := range []digest.SubscriberStatus{digest.Unsubscribed, digest.Bounced, digest.Complained} {
+		email := string(left) + "@example.com"
+		sub, res, err := f.svc.Add(ctx, subscription.AddRequest{Email: email, Status: digest.Active})
+		if err != nil || res != subscription.AddCreated {
+			t.Fatalf("add: %v %v", res, err)
+		}
+		_, _ = f.store.UpdateSubscriber(ctx, sub.ID, func(s *digest.Subscriber) error { s.Status = left; return nil })
+		if _, res, _ := f.svc.Add(ctx, subscription.AddRequest{Email: email, Status: digest.Pending}); res != subscription.AddExisting {
+			t.Errorf("%s added as pending: %v", left, res)
+		}
+		got, res, err := f.svc.Add(ctx, subscription.AddRequest{Email: email, Status: digest.Active, Consent: "asked by phone"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, wantStatus := subscription.AddReactivated, digest.Active
+		if left == digest.Complained {
+			want, wantStatus = subscription.AddExisting, digest.Complained
+		}
+		if res != want || got.Status != wantStatus {
+			t.Errorf("%s added as active: %v, %s; want %v, %s", left, res, got.Status, want, wantStatus)
+		}
+		if res == subscription.AddReactivated && (res.String() != "reactivated" || got.Consent.Text != "asked by phone" || got.Consent.ConfirmedAt.IsZero()) {
+			t.Errorf("reactivated %s: %q, consent %+v", left, res, got.Consent)
+		}
 	}
 }
 

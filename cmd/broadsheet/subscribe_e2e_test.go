@@ -126,6 +126,7 @@ func (s *stack) admin(t *testing.T, method, path, contentType string, body io.Re
 type subscriberView struct {
 	Email, Name, Status, Format string
 	Consent                     map[string]string
+	Result                      string // of an add
 }
 
 func (s *stack) subscriber(t *testing.T, email string) subscriberView {
@@ -223,6 +224,15 @@ func TestSubscriptionFlow(t *testing.T) {
 	}
 	if n := len(s.smtp.Messages()); n != 1 {
 		t.Errorf("%d mails sent, want only the confirmation", n)
+	}
+	// An admin adding the address as active again reactivates it.
+	var back subscriberView
+	if code := s.admin(t, "POST", "/api/subscribers", "application/json",
+		strings.NewReader(`{"email":"reader@example.com","status":"active","consent":"asked by phone"}`), &back); code != 200 {
+		t.Fatalf("POST /api/subscribers for an unsubscribed address: %d", code)
+	}
+	if back.Status != "active" || back.Result != "reactivated" || back.Consent["text"] != "asked by phone" {
+		t.Errorf("reactivated: %+v", back)
 	}
 }
 
@@ -372,7 +382,7 @@ func TestAdminAPI(t *testing.T) {
 		strings.NewReader(`{"email":"Vip@Example.com","name":"V. I. P.","status":"active","consent":"signed up at the fair"}`), &added); code != 201 {
 		t.Fatalf("POST /api/subscribers: %d", code)
 	}
-	if added.Email != "vip@example.com" || added.Status != "active" || added.Consent["text"] != "signed up at the fair" {
+	if added.Email != "vip@example.com" || added.Status != "active" || added.Consent["text"] != "signed up at the fair" || added.Result != "added" {
 		t.Errorf("added: %+v", added)
 	}
 	if code := s.admin(t, "POST", "/api/subscribers", "application/json", strings.NewReader(`{"email":"new@example.com"}`), nil); code != 201 {
