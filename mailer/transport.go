@@ -81,23 +81,29 @@ func (c *smtpConn) Send(ctx context.Context, from, to string, msg []byte) error 
 		return c.sendPipelined(ctx, from, to, msg)
 	}
 	addr := c.s.cfg.addr()
+	c.conn.setTimeout(c.timeouts.mail)
 	if err := c.client.Mail("<" + from + ">"); err != nil {
 		return c.fail(ctx, "MAIL FROM", fmt.Sprintf("SMTP server %s refused sender <%s>", addr, from), err)
 	}
+	c.conn.setTimeout(c.timeouts.rcpt)
 	if err := c.client.Rcpt("<" + to + ">"); err != nil {
 		return c.fail(ctx, "RCPT TO", fmt.Sprintf("SMTP server %s refused recipient <%s>", addr, to), err)
 	}
+	c.conn.setTimeout(c.timeouts.data)
 	w, err := c.client.Data()
 	if err != nil {
 		return c.fail(ctx, "DATA", fmt.Sprintf("SMTP server %s refused DATA for %s", addr, to), err)
 	}
+	c.conn.setTimeout(c.timeouts.block)
 	if _, err := w.Write(msg); err != nil {
 		return c.fail(ctx, "DATA", fmt.Sprintf("sending the message for %s to SMTP server %s failed", to, addr), err)
 	}
+	c.conn.setTimeout(c.timeouts.final)
 	if err := w.Close(); err != nil {
 		return c.fail(ctx, "DATA", fmt.Sprintf("SMTP server %s refused the message for %s", addr, to), err)
 	}
 	c.delivered(to)
+	c.conn.setTimeout(c.timeouts.greeting)
 	return nil
 }
 
@@ -106,6 +112,7 @@ func (c *smtpConn) Send(ctx context.Context, from, to string, msg []byte) error 
 func (c *smtpConn) sendPipelined(ctx context.Context, from, to string, msg []byte) error {
 	addr := c.s.cfg.addr()
 	text := c.client.Text
+	c.conn.setTimeout(c.timeouts.mail)
 	if _, err := fmt.Fprintf(text.W, "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n", from, to); err != nil {
 		return c.fail(ctx, "MAIL FROM", fmt.Sprintf("sending to SMTP server %s failed", addr), err)
 	}
@@ -117,10 +124,12 @@ func (c *smtpConn) sendPipelined(ctx context.Context, from, to string, msg []byt
 	if mailErr != nil && !isReply(mailErr) {
 		return c.fail(ctx, "MAIL FROM", fmt.Sprintf("SMTP server %s refused sender <%s>", addr, from), mailErr)
 	}
+	c.conn.setTimeout(c.timeouts.rcpt)
 	_, _, rcptErr := text.ReadResponse(25)
 	if rcptErr != nil && !isReply(rcptErr) {
 		return c.fail(ctx, "RCPT TO", fmt.Sprintf("SMTP server %s refused recipient <%s>", addr, to), rcptErr)
 	}
+	c.conn.setTimeout(c.timeouts.data)
 	_, _, dataErr := text.ReadResponse(354)
 	if dataErr != nil && !isReply(dataErr) {
 		return c.fail(ctx, "DATA", fmt.Sprintf("SMTP server %s refused DATA for %s", addr, to), dataErr)
@@ -147,16 +156,19 @@ func (c *smtpConn) sendPipelined(ctx context.Context, from, to string, msg []byt
 	// One write of the whole dot-stuffed message: textproto's DotWriter
 	// goes byte by byte, which cost more CPU than everything else here.
 	c.wbuf = appendDotStuffed(c.wbuf[:0], msg)
+	c.conn.setTimeout(c.timeouts.block)
 	if _, err := text.W.Write(c.wbuf); err != nil {
 		return c.fail(ctx, "DATA", fmt.Sprintf("sending the message for %s to SMTP server %s failed", to, addr), err)
 	}
 	if err := text.W.Flush(); err != nil {
 		return c.fail(ctx, "DATA", fmt.Sprintf("sending the message for %s to SMTP server %s failed", to, addr), err)
 	}
+	c.conn.setTimeout(c.timeouts.final)
 	if _, _, err := text.ReadResponse(250); err != nil {
 		return c.fail(ctx, "DATA", fmt.Sprintf("SMTP server %s refused the message for %s", addr, to), err)
 	}
 	c.delivered(to)
+	c.conn.setTimeout(c.timeouts.greeting)
 	return nil
 }
 

@@ -29,6 +29,7 @@ type Store interface {
 	EnqueueMail(ctx context.Context, job string) error
 	ClaimMail(ctx context.Context, now time.Time, lease time.Duration) (string, bool, error)
 	AckMail(ctx context.Context, job string) error
+	DeferMail(ctx context.Context, job string, until time.Time) error
 }
 
 // Sender sends one email. mailer.Mailer meets it.
@@ -36,10 +37,12 @@ type Sender interface {
 	Send(ctx context.Context, m mailer.Message) error
 }
 
-// ConfirmationMail is what the confirmation email says.
+// ConfirmationMail is what the confirmation email says: what the reader
+// signs up for, and the links — nothing from the form.
 type ConfirmationMail struct {
 	SiteTitle      string
-	Name           string
+	SiteURL        string
+	Frequency      string // how often editions are mailed: "once a day"
 	ConfirmURL     string
 	PreferencesURL string
 	// AlreadyActive: the address is already subscribed; the mail says so
@@ -51,6 +54,9 @@ type ConfirmationMail struct {
 type Config struct {
 	Title   string
 	BaseURL *url.URL
+	// Frequency says how often editions are mailed, in the confirmation
+	// mail ("once a day").
+	Frequency string
 	// ConsentText is the version of the consent text the form shows,
 	// recorded with each subscription.
 	ConsentText string
@@ -82,6 +88,9 @@ type Service struct {
 func New(store Store, mail Sender, tokens *Signer, cfg Config, now func() time.Time, logger *slog.Logger) *Service {
 	if cfg.ConfirmTTL == 0 {
 		cfg.ConfirmTTL = 48 * time.Hour
+	}
+	if cfg.Frequency == "" {
+		cfg.Frequency = "once a day"
 	}
 	if cfg.ResendAfter == 0 {
 		cfg.ResendAfter = 24 * time.Hour
@@ -246,7 +255,34 @@ const (
 	Confirmed        ConfirmOutcome = iota // pending → active
 	AlreadyConfirmed                       // it was active already
 	NotConfirmable                         // unsubscribed, bounced…: nothing done
+	Confirmable                            // pending: ConfirmState's answer when a POST would confirm
 )
+
+// ConfirmState says what confirming with token would do, changing
+// nothing: the confirmation page shows a button rather than confirming on
+// GET, because mail scanners open every link of a mail (and HEAD it).
+// Errors are Confirm's.
+func (s *Service) ConfirmState(ctx context.Context, token string) (ConfirmOutcome, error) {
+	id, issued, err := s.tokens.Verify(PurposeConfirm, token)
+	if err != nil {
+		return 0, err
+	}
+	if s.now().UTC().Sub(issued) > s.cfg.ConfirmTTL {
+		return 0, ErrExpired
+	}
+	sub, err := s.store.Subscriber(ctx, id)
+	switch {
+	case errors.Is(err, digest.ErrNotFound):
+		return 0, ErrInvalidToken // erased since
+	case err != nil:
+		return 0, fmt.Errorf("subscription: confirm: %w", err)
+	case sub.Status == digest.Pending:
+		return Confirmable, nil
+	case sub.Status == digest.Active:
+		return AlreadyConfirmed, nil
+	}
+	return NotConfirmable, nil
+}
 
 // Confirm activates the subscriber of a confirmation token. An unknown,
 // forged or other-purpose token is ErrInvalidToken; an old one ErrExpired.

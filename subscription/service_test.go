@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -330,29 +331,71 @@ func TestConfirmationSurvivesAMailOutage(t *testing.T) {
 	}
 }
 
-// TestConfirmationPolicyBlockIsNoBounce: a 5.7.x refusal is the sender's
-// problem: the mail waits for another try and the reader stays pending.
-func TestConfirmationPolicyBlockIsNoBounce(t *testing.T) {
+// TestConfirmationPermanentRefusalGivesUp: a 5.7.1 refusal of the
+// recipient is given up at once — not retried, not a bounce: the reader
+// stays pending and may subscribe again.
+func TestConfirmationPermanentRefusalGivesUp(t *testing.T) {
 	ctx := context.Background()
 	mail := smtptest.Start(t)
 	f := newFixture(t)
 	f.svc = f.withSMTP(t, mail)
+	var tries atomic.Int64
 	mail.RefuseRecipients(func(string) error {
-		return &gosmtp.SMTPError{Code: 554, EnhancedCode: gosmtp.EnhancedCode{5, 7, 1}, Message: "relaying denied"}
+		tries.Add(1)
+		return &gosmtp.SMTPError{Code: 554, EnhancedCode: gosmtp.EnhancedCode{5, 7, 1}, Message: "refused by policy"}
 	})
 	if err := f.svc.Subscribe(ctx, subscription.SubscribeRequest{Email: "policy@example.com"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.DeliverQueued(ctx); err != nil {
-		t.Fatal(err)
+	for range 10 {
+		if _, err := f.svc.DeliverQueued(ctx); err != nil {
+			t.Fatal(err)
+		}
+		f.now = f.now.Add(time.Hour)
+	}
+	if n := tries.Load(); n != 1 {
+		t.Errorf("a 554 5.7.1 was tried %d times, want once", n)
 	}
 	if p, _ := f.store.SubscriberByEmail(ctx, "policy@example.com"); p.Status != digest.Pending {
 		t.Errorf("a 554 5.7.1 made the subscriber %s", p.Status)
 	}
-	mail.RefuseRecipients(nil)
-	f.now = f.now.Add(2 * time.Minute)
-	f.svc.DeliverQueued(ctx)
-	if mail.Received("policy@example.com") != 1 {
-		t.Errorf("the mail was not sent once the block lifted")
+}
+
+// TestConfirmationBacksOff: a mail the server keeps refusing for now is
+// tried again later each time — not every minute for two days — and given
+// up when its link would have expired.
+func TestConfirmationBacksOff(t *testing.T) {
+	ctx := context.Background()
+	mail := smtptest.Start(t)
+	f := newFixture(t)
+	f.svc = f.withSMTP(t, mail)
+	var tries []time.Time
+	mail.RefuseRecipients(func(string) error {
+		tries = append(tries, f.now)
+		return &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "try later"}
+	})
+	if err := f.svc.Subscribe(ctx, subscription.SubscribeRequest{Email: "later@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	start := f.now
+	for f.now.Sub(start) < 50*time.Hour {
+		if _, err := f.svc.DeliverQueued(ctx); err != nil {
+			t.Fatal(err)
+		}
+		f.now = f.now.Add(time.Minute)
+	}
+	if len(tries) < 10 || len(tries) > 25 {
+		t.Fatalf("%d tries in 50 hours, want 10 to 25: %v", len(tries), tries)
+	}
+	for i := 2; i < len(tries); i++ {
+		if gap, prev := tries[i].Sub(tries[i-1]), tries[i-1].Sub(tries[i-2]); gap < prev && gap < 6*time.Hour {
+			t.Errorf("try %d came %v after the one before, sooner than the gap before it (%v)", i, gap, prev)
+		}
+	}
+	if last := tries[len(tries)-1]; last.Sub(start) > 48*time.Hour {
+		t.Errorf("tried %v after queueing, after the link expired", last.Sub(start))
+	}
+	if last := tries[len(tries)-1]; last.Sub(start) < 36*time.Hour {
+		t.Errorf("last tried %v after queueing: gave up too soon", last.Sub(start))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/broadsheet-news/broadsheet/digest"
@@ -136,6 +137,7 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 	}
 	a.subs = subscription.New(st, a.mail, signer, subscription.Config{
 		Title: cfg.Title, BaseURL: cfg.baseURL, ConsentText: cfg.ConsentText, ReturnPath: returnPath,
+		Frequency: strings.TrimSpace(cfg.Frequency),
 		RenderConfirmation: func(m subscription.ConfirmationMail) (string, string, string, error) {
 			return mails.Confirmation(templates.ConfirmationData(m))
 		},

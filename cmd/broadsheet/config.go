@@ -53,6 +53,7 @@ type config struct {
 	SubscribeRate   int
 	TrustProxy      bool
 	ConsentText     string
+	Frequency       string
 	// Reports that come back (feedback/).
 	BounceAddress      string
 	UnsubscribeMailbox string
@@ -161,6 +162,7 @@ func (c *config) siteFlags(f *envFlags) {
 // subscribers needs.
 func (c *config) mailFlags(f *envFlags) {
 	f.string(&c.From, "from", "Daily Brief <news@localhost.localdomain>", "sender of every mail, e.g. \"Daily Brief <news@example.com>\"")
+	f.string(&c.Frequency, "frequency", "once a day", `how often editions are mailed, as the confirmation mail says it ("It comes by email once a day")`)
 	f.string(&c.ConsentText, "consent-version", "1", "version of the consent text the subscribe form shows, recorded with each subscription")
 	f.string(&c.BounceAddress, "bounce-address", "", "address reports come back to, e.g. bounces@news.example.com: every mail's envelope sender becomes bounces+TAG@… naming its subscriber (VERP), and List-Unsubscribe gets a per-subscriber mailto:; empty: no mailto: and the From address as envelope sender")
 	f.string(&c.UnsubscribeMailbox, "unsubscribe-mailbox", "", `with --bounce-address, the address whose +TAG variants List-Unsubscribe's mailto: names (default unsubscribe@ the bounce domain; "-" for no mailto:)`)
@@ -267,6 +269,9 @@ func (c *config) validate() error {
 	}
 	if strings.ContainsAny(c.Title, "\r\n") {
 		return usageErrorf("--title must be one line")
+	}
+	if f := c.Frequency; f != "" && (strings.TrimSpace(f) == "" || len(f) > 100 || strings.ContainsAny(f, "\r\n")) {
+		return usageErrorf("--frequency must be one line of at most 100 bytes, such as \"once a day\"")
 	}
 	return nil
 }

@@ -173,11 +173,41 @@ func TestSubscriptionFlow(t *testing.T) {
 		t.Errorf("before confirming: %+v", v)
 	}
 
-	if resp, body := get(t, link); resp.StatusCode != 200 || !strings.Contains(body, "You are subscribed") {
-		t.Fatalf("confirm: %d\n%s", resp.StatusCode, body)
+	// The mail says what the reader signs up for, and nothing typed into
+	// the form: not even the name.
+	for _, want := range []string{"The Test Times", s.url, "once a day"} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("the confirmation mail does not say %q:\n%s", want, raw)
+		}
 	}
-	if resp, body := get(t, link); resp.StatusCode != 200 || !strings.Contains(body, "Already confirmed") {
+	if strings.Contains(string(msgs[0].Data), "Ann") {
+		t.Errorf("the confirmation mail holds the name typed into the form:\n%s", msgs[0].Data)
+	}
+
+	// A mail scanner's HEAD and GET change nothing: the page shows the
+	// publication and one button.
+	req, _ := http.NewRequest("HEAD", link, nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("HEAD confirm: %v %v", resp, err)
+	}
+	for range 2 {
+		resp, body := get(t, link)
+		if resp.StatusCode != 200 || !strings.Contains(body, "The Test Times") || strings.Count(body, "<button") != 1 ||
+			!strings.Contains(body, ">Confirm my subscription</button>") || !strings.Contains(body, `<form method="post"`) {
+			t.Fatalf("GET confirm: %d\n%s", resp.StatusCode, body)
+		}
+	}
+	if v := s.subscriber(t, "reader@example.com"); v.Status != "pending" {
+		t.Fatalf("HEAD and GET on the confirmation link made the subscriber %s", v.Status)
+	}
+	if resp, body := post(t, link, formType, nil); resp.StatusCode != 200 || !strings.Contains(body, "You are subscribed") {
+		t.Fatalf("POST confirm: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, body := post(t, link, formType, nil); resp.StatusCode != 200 || !strings.Contains(body, "Already confirmed") {
 		t.Errorf("confirm again: %d", resp.StatusCode)
+	}
+	if resp, body := get(t, link); resp.StatusCode != 200 || !strings.Contains(body, "Already confirmed") || strings.Contains(body, "<button") {
+		t.Errorf("GET after confirming: %d\n%s", resp.StatusCode, body)
 	}
 	v := s.subscriber(t, "reader@example.com")
 	if v.Status != "active" || v.Consent["confirmed_at"] == "" || v.Consent["confirm_ip"] != "127.0.0.1" {
