@@ -541,26 +541,37 @@ func TestPhraseAndListID(t *testing.T) {
 	}
 }
 
+// testDKIM returns a signer for example.com with a key of each kind named
+// ("ed25519", "rsa", or "rsa+ed25519" for both), under the selectors
+// "brief" (the first) and "brief2".
 func testDKIM(tb testing.TB, kind string) *DKIM {
 	tb.Helper()
-	var key crypto.Signer
-	switch kind {
-	case "ed25519":
-		_, priv, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			tb.Fatal(err)
+	var keys []DKIMKey
+	for i, kind := range strings.Split(kind, "+") {
+		var key crypto.Signer
+		switch kind {
+		case "ed25519":
+			_, priv, err := ed25519.GenerateKey(rand.Reader)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			key = priv
+		case "rsa":
+			priv, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			key = priv
+		default:
+			tb.Fatalf("no key kind %q", kind)
 		}
-		key = priv
-	case "rsa":
-		priv, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			tb.Fatal(err)
+		sel := "brief"
+		if i > 0 {
+			sel = fmt.Sprintf("brief%d", i+1)
 		}
-		key = priv
-	default:
-		tb.Fatalf("no key kind %q", kind)
+		keys = append(keys, DKIMKey{Signer: key, Selector: sel})
 	}
-	k, err := NewDKIM(key, "example.com", "brief")
+	k, err := NewDKIM("example.com", keys...)
 	if err != nil {
 		tb.Fatalf("NewDKIM: %v", err)
 	}

@@ -41,6 +41,7 @@ type bench struct {
 	edition digest.Edition
 	opener  mailer.Opener
 	digestF func(digest.Edition) (*mailer.Digest, error)
+	cfg     mailer.DigestConfig
 }
 
 func newBench(t testing.TB, subscribers int) *bench {
@@ -77,9 +78,13 @@ func newBenchOn(t testing.TB, st *store.Store, subscribers int) *bench {
 	}
 	base, _ := url.Parse("https://news.example.com/")
 	cfg := mailer.DigestConfig{Site: templates.MailSite{Title: "Test", Base: base, PostalAddress: "1 Test Street"}, MessageIDKey: []byte("k")}
-	return &bench{store: st, smtp: mail, edition: e, opener: smtp,
-		digestF: func(e digest.Edition) (*mailer.Digest, error) { return mailer.NewDigest(composer, mails, e, cfg) }}
+	b := &bench{store: st, smtp: mail, edition: e, opener: smtp, cfg: cfg}
+	b.digestF = func(e digest.Edition) (*mailer.Digest, error) { return mailer.NewDigest(composer, mails, e, b.cfg) }
+	return b
 }
+
+// dkim makes the bench's digests signed with k.
+func (b *bench) dkim(k *mailer.DKIM) { b.cfg.DKIM = k }
 
 func (b *bench) engine(owner string, opts mailer.EngineOptions) *mailer.Engine {
 	opts.Owner = owner

@@ -93,7 +93,13 @@ func (s *SMTP) Deliver(ctx context.Context, msg *gomail.Msg) error {
 	if err != nil {
 		return err
 	}
-	conn, err := s.Open(ctx)
+	return deliverRaw(ctx, s, env, data)
+}
+
+// deliverRaw sends data, a whole message, to the envelope's recipients —
+// one transaction each, over one connection.
+func deliverRaw(ctx context.Context, o Opener, env envelope, data []byte) error {
+	conn, err := o.Open(ctx)
 	if err != nil {
 		return err
 	}
@@ -103,10 +109,9 @@ func (s *SMTP) Deliver(ctx context.Context, msg *gomail.Msg) error {
 			break
 		}
 	}
-	if err := conn.Close(); err != nil && sendErr == nil {
-		// The server has taken the message; a failed QUIT changes nothing.
-		s.logger.Debug("SMTP QUIT failed", slog.String("server", s.cfg.addr()), slog.Any("error", err))
-	}
+	// After a delivery, a failed QUIT changes nothing: the server has
+	// taken the message.
+	_ = conn.Close()
 	return sendErr
 }
 

@@ -21,6 +21,8 @@ type Transport interface {
 	Deliver(ctx context.Context, msg *gomail.Msg) error
 	// Close releases what the transport holds open.
 	Close() error
+	// Opener opens connections for pre-built (signed) messages.
+	Opener
 }
 
 // Conn is one open connection of a transport, through which the delivery

@@ -44,7 +44,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.svc = f.withSender(t, mailer.New(composer, md, slog.New(slog.DiscardHandler)))
+	f.svc = f.withSender(t, mailer.New(composer, md, nil, slog.New(slog.DiscardHandler)))
 	return f
 }
 
@@ -69,7 +69,7 @@ func (f *fixture) withSMTP(t *testing.T, mail *smtptest.Server) *subscription.Se
 		t.Fatal(err)
 	}
 	composer, _ := mailer.NewComposer("Test <news@example.com>", func() time.Time { return f.now })
-	return f.withSender(t, mailer.New(composer, smtp, slog.New(slog.DiscardHandler)))
+	return f.withSender(t, mailer.New(composer, smtp, nil, slog.New(slog.DiscardHandler)))
 }
 
 func (f *fixture) mails(t *testing.T) []string {

@@ -33,6 +33,7 @@ type app struct {
 	composer     *mailer.Composer
 	opener       mailer.Opener
 	messageIDKey []byte // the secret that signs links also keys Message-IDs
+	dkim         *mailer.DKIM
 	// Sending editions: set by openSending.
 	digestOf func(digest.Edition) (*mailer.Digest, error)
 	sender   *publish.Sender
@@ -65,6 +66,10 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 	composer, err := mailer.NewComposer(cfg.From, time.Now)
 	if err != nil {
 		return nil, usageErrorf("--from: %v", err)
+	}
+	dkim, err := cfg.DKIM.load(composer, logger)
+	if err != nil {
+		return nil, err
 	}
 	var transport interface {
 		mailer.Transport
@@ -99,7 +104,7 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 	st := store.New(conn.rdb, store.Options{Prefix: cfg.RedisPrefix, KeepEditions: cfg.KeepEditions, WaitReplicas: wait, Logger: logger})
 	m := newMetrics(st)
 	a := &app{cfg: cfg, logger: logger, redis: conn, store: st, pages: pages, metrics: m,
-		mail: mailer.New(composer, transport, logger), composer: composer, opener: transport}
+		mail: mailer.New(composer, transport, dkim, logger), composer: composer, opener: transport, dkim: dkim}
 	a.pub = publish.New(st, pages, publish.Config{
 		Title:    cfg.Title,
 		BaseURL:  cfg.baseURL,
@@ -155,7 +160,7 @@ func (a *app) openSending() error {
 	if err := cfg.validateSending(); err != nil {
 		return err
 	}
-	editionMails, digestCfg, err := cfg.Mail.load(cfg, a.composer)
+	editionMails, digestCfg, err := cfg.Mail.load(cfg, a.dkim)
 	if err != nil {
 		return err
 	}
@@ -174,7 +179,7 @@ func (a *app) openSending() error {
 		Owner:         senderName(), Logger: a.logger, Observer: a.metrics, Pacer: a.store,
 	})
 	a.sender = publish.NewSender(engine, a.store, a.store, time.Now, a.logger)
-	cfg.Mail.warn(a.logger, a.composer, digestCfg)
+	cfg.Mail.warn(a.logger)
 	return nil
 }
 

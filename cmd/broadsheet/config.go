@@ -54,6 +54,7 @@ type config struct {
 	TrustProxy      bool
 	ConsentText     string
 	Frequency       string
+	DKIM            dkimSettings
 	// Reports that come back (feedback/).
 	BounceAddress      string
 	UnsubscribeMailbox string
@@ -162,6 +163,7 @@ func (c *config) siteFlags(f *envFlags) {
 // subscribers needs.
 func (c *config) mailFlags(f *envFlags) {
 	f.string(&c.From, "from", "Daily Brief <news@localhost.localdomain>", "sender of every mail, e.g. \"Daily Brief <news@example.com>\"")
+	c.DKIM.flags(f)
 	f.string(&c.Frequency, "frequency", "once a day", `how often editions are mailed, as the confirmation mail says it ("It comes by email once a day")`)
 	f.string(&c.ConsentText, "consent-version", "1", "version of the consent text the subscribe form shows, recorded with each subscription")
 	f.string(&c.BounceAddress, "bounce-address", "", "address reports come back to, e.g. bounces@news.example.com: every mail's envelope sender becomes bounces+TAG@… naming its subscriber (VERP), and List-Unsubscribe gets a per-subscriber mailto:; empty: no mailto: and the From address as envelope sender")

@@ -182,6 +182,9 @@ func TestPreviewDKIM(t *testing.T) {
 	if err != nil || len(verifications) != 1 || verifications[0].Err != nil {
 		t.Fatalf("verify: %v %+v", err, verifications)
 	}
+	if !strings.Contains(c.stderr.String(), "Only an Ed25519 DKIM key") {
+		t.Errorf("an Ed25519 key alone starts without a warning:\n%s", c.stderr.String())
+	}
 }
 
 // TestPreviewUnsubscribeLinkWorks follows a real subscriber's preview
