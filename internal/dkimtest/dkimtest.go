@@ -34,8 +34,6 @@ func Verify(tb testing.TB, k *mailer.DKIM, msg []byte) []*dkim.Verification {
 	return vs
 }
 
-
-
 func verify(k *mailer.DKIM, msg []byte) ([]*dkim.Verification, error) {
 	records, err := k.DNSRecords()
 	if err != nil {
