@@ -1,10 +1,12 @@
 package mailer
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
 	"fmt"
+	"net/mail"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,6 +34,12 @@ type DigestConfig struct {
 	// envelope sender (VERP) and List-Unsubscribe mailto: address, which
 	// then replaces UnsubscribeMailbox.
 	ReturnPaths ReturnPaths
+	// ReplyTo, when set, is the Reply-To: a bare address or
+	// "Name <address>".
+	ReplyTo string
+	// ListHelp, when set, is List-Help's URI (RFC 2369): an https: or
+	// mailto: URI. List-Archive is always BASE_URL/archive.
+	ListHelp string
 }
 
 // ReturnPaths mints the addresses that reports about a subscriber's
@@ -52,6 +60,9 @@ type Recipient struct {
 	// The subscriber's signed links (subscription.Service makes them).
 	UnsubscribeURL string
 	PreferencesURL string
+	// Nonce, when set, goes into the Message-ID: a test send gets a new
+	// one each time, an edition's message the same on every retry.
+	Nonce string
 }
 
 // RecipientOf returns sub as a Recipient with its links.
@@ -152,6 +163,9 @@ func NewDigest(c *Composer, mails *templates.EditionMail, e digest.Edition, cfg 
 	if d.listIDField, ok = appendHeader(nil, "List-Id", listID(cfg.Site.Title, c.domain)); !ok {
 		return nil, fmt.Errorf("mailer: digest of edition %s: %w", e.ID, invalid("the title cannot be written in List-Id"))
 	}
+	if d.listIDField, err = appendListFields(d.listIDField, cfg); err != nil {
+		return nil, fmt.Errorf("mailer: digest of edition %s: %w", e.ID, err)
+	}
 
 	boundary := "=_broadsheet_" + boundaryID(e)
 	common := "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\nMIME-Version: 1.0\r\n"
@@ -163,6 +177,64 @@ func NewDigest(c *Composer, mails *templates.EditionMail, e digest.Edition, cfg 
 	d.closing = []byte("\r\n--" + boundary + "--\r\n")
 	d.sizeMultipart = len(d.fromField) + len(d.subjectField) + len(d.listIDField) + len(d.tail) + len(d.betweenParts) + len(d.closing) + d.text.size() + d.html.size()
 	return d, nil
+}
+
+// appendListFields appends List-Archive, and Reply-To and List-Help when
+// set: fixed per edition, written once.
+func appendListFields(dst []byte, cfg DigestConfig) ([]byte, error) {
+	archive := cfg.Site.Base.JoinPath("archive").String()
+	if err := checkListURL(archive, true); err != nil {
+		return nil, err
+	}
+	dst = append(dst, "List-Archive: <"+archive+">\r\n"...)
+	if cfg.ListHelp != "" {
+		if err := CheckListHelp(cfg.ListHelp); err != nil {
+			return nil, err
+		}
+		dst = append(dst, "List-Help: <"+cfg.ListHelp+">\r\n"...)
+	}
+	if cfg.ReplyTo != "" {
+		value, err := ReplyToField(cfg.ReplyTo)
+		if err != nil {
+			return nil, err
+		}
+		var ok bool
+		if dst, ok = appendHeader(dst, "Reply-To", value); !ok {
+			return nil, invalid("the Reply-To cannot be written as a header")
+		}
+	}
+	return dst, nil
+}
+
+// ReplyToField checks a Reply-To setting — "reply@example.com" or "Desk
+// <reply@example.com>", ASCII address — and returns it as a field value.
+func ReplyToField(s string) (string, error) {
+	if hasLineBreak(s) {
+		return "", invalid("the Reply-To %q holds a line break", s)
+	}
+	addr, err := mail.ParseAddress(s)
+	if err != nil || !isASCII(addr.Address) {
+		return "", invalid("the Reply-To %q is not an ASCII email address, such as desk@example.com or \"Desk <desk@example.com>\"", s)
+	}
+	if name := cleanName(addr.Name); name != "" {
+		return phrase(name) + " <" + addr.Address + ">", nil
+	}
+	return addr.Address, nil
+}
+
+// CheckListHelp checks a List-Help URI: https: or mailto:, ASCII, no
+// character that would end it early.
+func CheckListHelp(u string) error {
+	if rest, ok := strings.CutPrefix(u, "mailto:"); ok {
+		if err := validateRecipient(strings.SplitN(rest, "?", 2)[0]); err != nil || !isASCII(u) || strings.ContainsAny(u, "<>, \"") {
+			return invalid("List-Help %q is not a mailto: URI with an ASCII address", u)
+		}
+		return nil
+	}
+	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		return invalid("List-Help %q is not an https: or mailto: URI", u)
+	}
+	return checkListURL(u, true)
 }
 
 // listID returns the List-Id field's value: the title as a phrase, then
@@ -244,27 +316,29 @@ func (r *Recipient) values() [slotCount]string {
 }
 
 // MessageID returns the Message-ID of r's message, without angle
-// brackets: EDITION.SUBSCRIBER.HASH@sender-domain. It is the same every
-// time (a retry is recognisably the same message) and differs between
-// subscribers and editions.
+// brackets: HASH@sender-domain, HASH an HMAC (keyed with MessageIDKey) of
+// the edition and the subscriber, so that it shows neither the
+// subscriber's number nor the size of the list. It is the same every time
+// (a retry is recognisably the same message) and differs between
+// subscribers and editions — and between test sends, whose Recipient has
+// a Nonce.
 func (d *Digest) MessageID(r Recipient) string {
-	return string(d.appendMessageID(nil, r.ID))
+	return string(d.appendMessageID(nil, &r))
 }
 
-func (d *Digest) appendMessageID(dst []byte, id int64) []byte {
-	var buf [256]byte
-	in := append(buf[:0], d.idKey...)
+func (d *Digest) appendMessageID(dst []byte, r *Recipient) []byte {
+	mac := hmac.New(sha256.New, d.idKey)
+	var buf [128]byte
+	in := append(buf[:0], d.edition...)
 	in = append(in, 0)
-	in = append(in, d.edition...)
+	in = strconv.AppendInt(in, r.ID, 10)
 	in = append(in, 0)
-	in = strconv.AppendInt(in, id, 10)
-	sum := sha256.Sum256(in)
-	dst = append(dst, d.edition...)
-	dst = append(dst, '.')
-	dst = strconv.AppendInt(dst, id, 10)
-	dst = append(dst, '.')
-	dst = base32.StdEncoding.WithPadding(base32.NoPadding).AppendEncode(dst, sum[:10])
-	for i := len(dst) - 16; i < len(dst); i++ {
+	in = append(in, r.Nonce...)
+	mac.Write(in)
+	var sum [sha256.Size]byte
+	start := len(dst)
+	dst = base32.StdEncoding.WithPadding(base32.NoPadding).AppendEncode(dst, mac.Sum(sum[:0])[:20])
+	for i := start; i < len(dst); i++ {
 		if dst[i] >= 'A' && dst[i] <= 'Z' {
 			dst[i] += 'a' - 'A'
 		}
@@ -312,7 +386,7 @@ func (d *Digest) AppendMessage(dst []byte, r Recipient) ([]byte, error) {
 	dst = append(dst, "Date: "...)
 	dst = d.now().AppendFormat(dst, time.RFC1123Z)
 	dst = append(dst, "\r\nMessage-ID: <"...)
-	dst = d.appendMessageID(dst, r.ID)
+	dst = d.appendMessageID(dst, &r)
 	dst = append(dst, ">\r\n"...)
 	dst = append(dst, d.listIDField...)
 	dst = append(dst, "List-Unsubscribe: <"...)

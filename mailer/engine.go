@@ -412,7 +412,7 @@ func (en *Engine) SendTest(ctx context.Context, e digest.Edition, to []string) (
 	}
 	defer conn.Close()
 	for i, addr := range to {
-		r := Recipient{ID: SampleSubscriberID, Email: addr, Format: digest.FormatHTML,
+		r := Recipient{ID: SampleSubscriberID, Email: addr, Format: digest.FormatHTML, Nonce: rand.Text(),
 			UnsubscribeURL: en.links.UnsubscribeURL(SampleSubscriberID), PreferencesURL: en.links.PreferencesURL(SampleSubscriberID)}
 		msg, err := d.Message(r)
 		if err != nil {

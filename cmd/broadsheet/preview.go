@@ -18,12 +18,16 @@ type mailSettings struct {
 	PostalAddress string
 	TemplatesDir  string
 	Subject       string
+	ReplyTo       string
+	ListHelp      string
 }
 
 func (s *mailSettings) flags(f *envFlags) {
 	f.string(&s.PostalAddress, "postal-address", "", `the sender's postal address, printed at the foot of every edition mail (CAN-SPAM and similar laws require one); "\n" separates lines`)
 	f.string(&s.TemplatesDir, "templates-dir", "", "directory whose edition.html and edition.txt replace the embedded mail templates")
 	f.string(&s.Subject, "subject", templates.DefaultSubject, "the edition mail's subject, a Go template: .Title is the publication, .Lead.Title the lead's title, .Date the day written out")
+	f.string(&s.ReplyTo, "reply-to", "", `Reply-To of the edition mail, e.g. "The Desk <desk@example.com>" (default: none: replies go to --from)`)
+	f.string(&s.ListHelp, "list-help", "", "List-Help URI of the edition mail: an https: page or a mailto: address (default: none)")
 }
 
 // load parses the mail templates (with their overrides). Every mistake is
@@ -34,8 +38,20 @@ func (s *mailSettings) load(cfg *config, dkim *mailer.DKIM) (*templates.EditionM
 		return nil, mailer.DigestConfig{}, usageErrorf("mail templates (--templates-dir, --subject): %v", err)
 	}
 	dc := mailer.DigestConfig{
-		Site: templates.MailSite{Title: cfg.Title, Base: cfg.baseURL, PostalAddress: s.PostalAddress},
-		DKIM: dkim,
+		Site:     templates.MailSite{Title: cfg.Title, Base: cfg.baseURL, PostalAddress: s.PostalAddress},
+		DKIM:     dkim,
+		ReplyTo:  strings.TrimSpace(s.ReplyTo),
+		ListHelp: strings.TrimSpace(s.ListHelp),
+	}
+	if dc.ReplyTo != "" {
+		if _, err := mailer.ReplyToField(dc.ReplyTo); err != nil {
+			return nil, mailer.DigestConfig{}, usageErrorf("--reply-to: %v", err)
+		}
+	}
+	if dc.ListHelp != "" {
+		if err := mailer.CheckListHelp(dc.ListHelp); err != nil {
+			return nil, mailer.DigestConfig{}, usageErrorf("--list-help: %v", err)
+		}
 	}
 	return mails, dc, nil
 }
