@@ -6,6 +6,8 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // SubscriberStatus is where a subscriber stands.
@@ -82,7 +84,9 @@ var ErrBadEmail = errors.New("not a valid email address")
 // (trimmed, lower-cased). It accepts a bare address only: no display name,
 // no CR, LF or NUL, at most 254 bytes, a domain with a dot.
 func NormalizeEmail(s string) (string, error) {
-	s = strings.TrimSpace(s)
+	// NFC: "é" typed as one character or as e and a combining accent is
+	// one address, one subscriber.
+	s = norm.NFC.String(strings.TrimSpace(s))
 	switch {
 	case s == "":
 		return "", fmt.Errorf("%w: it is empty", ErrBadEmail)

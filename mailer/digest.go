@@ -375,9 +375,12 @@ func (d *Digest) AppendMessage(dst []byte, r Recipient) ([]byte, error) {
 	dst = append(dst, d.fromField...)
 
 	var ok bool
-	to := r.Email
+	to, _, err := asciiDomain(r.Email)
+	if err != nil {
+		return dst[:start], fmt.Errorf("mailer: message to %q: %w", r.Email, err)
+	}
 	if name := cleanName(r.Name); name != "" {
-		to = phrase(name) + " <" + r.Email + ">"
+		to = phrase(name) + " <" + to + ">"
 	}
 	if dst, ok = appendHeader(dst, "To", to); !ok {
 		return dst[:start], fmt.Errorf("mailer: message to %q: %w", r.Email, invalid("the recipient cannot be written as a header"))

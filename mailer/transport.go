@@ -77,10 +77,19 @@ func (c *smtpConn) Send(ctx context.Context, from, to string, msg []byte) error 
 	if strings.ContainsAny(from+to, "\r\n<>") {
 		return fmt.Errorf("mailer: %w: an envelope address with a line break or angle bracket", ErrInvalidMessage)
 	}
+	to, utf8Local, err := asciiDomain(to)
+	if err != nil {
+		return fmt.Errorf("mailer: %w", err)
+	}
+	if utf8Local {
+		if ok, _ := c.client.Extension("SMTPUTF8"); !ok {
+			return errNoSMTPUTF8(to, c.s.cfg.addr())
+		}
+	}
 	unbind := c.conn.bind(ctx)
 	defer unbind()
 	if ok, _ := c.client.Extension("PIPELINING"); ok {
-		return c.sendPipelined(ctx, from, to, msg)
+		return c.sendPipelined(ctx, from, to, msg, utf8Local)
 	}
 	addr := c.s.cfg.addr()
 	c.conn.setTimeout(c.timeouts.mail)
@@ -111,11 +120,15 @@ func (c *smtpConn) Send(ctx context.Context, from, to string, msg []byte) error 
 
 // sendPipelined writes MAIL FROM, RCPT TO and DATA at once and reads the
 // three replies, then sends the message and reads the last reply.
-func (c *smtpConn) sendPipelined(ctx context.Context, from, to string, msg []byte) error {
+func (c *smtpConn) sendPipelined(ctx context.Context, from, to string, msg []byte, smtputf8 bool) error {
 	addr := c.s.cfg.addr()
 	text := c.client.Text
 	c.conn.setTimeout(c.timeouts.mail)
-	if _, err := fmt.Fprintf(text.W, "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n", from, to); err != nil {
+	param := ""
+	if smtputf8 {
+		param = " SMTPUTF8"
+	}
+	if _, err := fmt.Fprintf(text.W, "MAIL FROM:<%s>%s\r\nRCPT TO:<%s>\r\nDATA\r\n", from, param, to); err != nil {
 		return c.fail(ctx, "MAIL FROM", fmt.Sprintf("sending to SMTP server %s failed", addr), err)
 	}
 	if err := text.W.Flush(); err != nil {

@@ -180,6 +180,10 @@ func (a *app) openSending() error {
 	})
 	a.sender = publish.NewSender(engine, a.store, a.store, time.Now, a.logger)
 	cfg.Mail.warn(a.logger)
+	if cfg.SMTPURL != "" && cfg.baseURL.Scheme == "http" {
+		a.logger.Warn("The base URL is http://, so the edition mail's one-click unsubscribe link is too: Gmail and Yahoo require an https one; set --base-url https://…",
+			slog.String("base_url", cfg.baseURL.String()))
+	}
 	return nil
 }
 
