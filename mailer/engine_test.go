@@ -103,7 +103,9 @@ func (b *bench) engine(owner string, opts mailer.EngineOptions) *mailer.Engine {
 
 func (b *bench) send(t *testing.T, en *mailer.Engine) digest.SendJob {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// A ceiling for a loaded machine (the whole suite under -race), not
+	// a speed check: a run cut short shows as a job still running.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if _, err := en.StartJob(ctx, b.edition, false); err != nil {
 		t.Fatal(err)
