@@ -90,6 +90,8 @@ var ErrBadEmail = errors.New("not a valid email address")
 // name, no control or format character, at most 254 bytes with a local part
 // of at most 64, a domain with a dot.
 func NormalizeEmail(s string) (string, error) {
+	// NFC: "é" typed as one character or as e and a combining accent is
+	// one address, one subscriber.
 	s = norm.NFC.String(strings.TrimSpace(s))
 	switch {
 	case s == "":

@@ -8,7 +8,8 @@ import (
 )
 
 // deadlineConn is a connection whose every read and write must progress
-// within timeout, and which a bound context can cut short. go-mail's SMTP
+// within its timeout — set for each step of the conversation — and which
+// a bound context can cut short. go-mail's SMTP
 // client sets one deadline per connection or per message; this bounds each
 // step of the conversation instead, however long the message.
 type deadlineConn struct {
@@ -21,6 +22,13 @@ type deadlineConn struct {
 
 func newDeadlineConn(conn net.Conn, timeout time.Duration) *deadlineConn {
 	return &deadlineConn{Conn: conn, timeout: timeout}
+}
+
+// setTimeout sets the timeout of the reads and writes to come.
+func (c *deadlineConn) setTimeout(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.timeout = d
 }
 
 func (c *deadlineConn) Read(p []byte) (int, error) {

@@ -1,6 +1,7 @@
 package mailer
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
@@ -32,6 +33,12 @@ type DigestConfig struct {
 	// envelope sender (VERP) and List-Unsubscribe mailto: address, which
 	// then replaces UnsubscribeMailbox.
 	ReturnPaths ReturnPaths
+	// ReplyTo, when set, is the Reply-To: a bare address or
+	// "Name <address>".
+	ReplyTo string
+	// ListHelp, when set, is List-Help's URI (RFC 2369): an https: or
+	// mailto: URI. List-Archive is always BASE_URL/archive.
+	ListHelp string
 }
 
 // ReturnPaths mints the addresses that reports about a subscriber's
@@ -52,6 +59,9 @@ type Recipient struct {
 	// The subscriber's signed links (subscription.Service makes them).
 	UnsubscribeURL string
 	PreferencesURL string
+	// Nonce, when set, goes into the Message-ID: a test send gets a new
+	// one each time, an edition's message the same on every retry.
+	Nonce string
 }
 
 // RecipientOf returns sub as a Recipient with its links.
@@ -152,6 +162,9 @@ func NewDigest(c *Composer, mails *templates.EditionMail, e digest.Edition, cfg 
 	if d.listIDField, ok = appendHeader(nil, "List-Id", listID(cfg.Site.Title, c.domain)); !ok {
 		return nil, fmt.Errorf("mailer: digest of edition %s: %w", e.ID, invalid("the title cannot be written in List-Id"))
 	}
+	if d.listIDField, err = appendListFields(d.listIDField, cfg); err != nil {
+		return nil, fmt.Errorf("mailer: digest of edition %s: %w", e.ID, err)
+	}
 
 	boundary := "=_broadsheet_" + boundaryID(e)
 	common := "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\nMIME-Version: 1.0\r\n"
@@ -244,27 +257,29 @@ func (r *Recipient) values() [slotCount]string {
 }
 
 // MessageID returns the Message-ID of r's message, without angle
-// brackets: EDITION.SUBSCRIBER.HASH@sender-domain. It is the same every
-// time (a retry is recognisably the same message) and differs between
-// subscribers and editions.
+// brackets: HASH@sender-domain, HASH an HMAC (keyed with MessageIDKey) of
+// the edition and the subscriber, so that it shows neither the
+// subscriber's number nor the size of the list. It is the same every time
+// (a retry is recognisably the same message) and differs between
+// subscribers and editions — and between test sends, whose Recipient has
+// a Nonce.
 func (d *Digest) MessageID(r Recipient) string {
-	return string(d.appendMessageID(nil, r.ID))
+	return string(d.appendMessageID(nil, &r))
 }
 
-func (d *Digest) appendMessageID(dst []byte, id int64) []byte {
-	var buf [256]byte
-	in := append(buf[:0], d.idKey...)
+func (d *Digest) appendMessageID(dst []byte, r *Recipient) []byte {
+	mac := hmac.New(sha256.New, d.idKey)
+	var buf [128]byte
+	in := append(buf[:0], d.edition...)
 	in = append(in, 0)
-	in = append(in, d.edition...)
+	in = strconv.AppendInt(in, r.ID, 10)
 	in = append(in, 0)
-	in = strconv.AppendInt(in, id, 10)
-	sum := sha256.Sum256(in)
-	dst = append(dst, d.edition...)
-	dst = append(dst, '.')
-	dst = strconv.AppendInt(dst, id, 10)
-	dst = append(dst, '.')
-	dst = base32.StdEncoding.WithPadding(base32.NoPadding).AppendEncode(dst, sum[:10])
-	for i := len(dst) - 16; i < len(dst); i++ {
+	in = append(in, r.Nonce...)
+	mac.Write(in)
+	var sum [sha256.Size]byte
+	start := len(dst)
+	dst = base32.StdEncoding.WithPadding(base32.NoPadding).AppendEncode(dst, mac.Sum(sum[:0])[:20])
+	for i := start; i < len(dst); i++ {
 		if dst[i] >= 'A' && dst[i] <= 'Z' {
 			dst[i] += 'a' - 'A'
 		}
@@ -301,9 +316,12 @@ func (d *Digest) AppendMessage(dst []byte, r Recipient) ([]byte, error) {
 	dst = append(dst, d.fromField...)
 
 	var ok bool
-	to := r.Email
+	to, _, err := asciiDomain(r.Email)
+	if err != nil {
+		return dst[:start], fmt.Errorf("mailer: message to %q: %w", r.Email, err)
+	}
 	if name := cleanName(r.Name); name != "" {
-		to = phrase(name) + " <" + r.Email + ">"
+		to = phrase(name) + " <" + to + ">"
 	}
 	if dst, ok = appendHeader(dst, "To", to); !ok {
 		return dst[:start], fmt.Errorf("mailer: message to %q: %w", r.Email, invalid("the recipient cannot be written as a header"))
@@ -312,7 +330,7 @@ func (d *Digest) AppendMessage(dst []byte, r Recipient) ([]byte, error) {
 	dst = append(dst, "Date: "...)
 	dst = d.now().AppendFormat(dst, time.RFC1123Z)
 	dst = append(dst, "\r\nMessage-ID: <"...)
-	dst = d.appendMessageID(dst, r.ID)
+	dst = d.appendMessageID(dst, &r)
 	dst = append(dst, ">\r\n"...)
 	dst = append(dst, d.listIDField...)
 	dst = append(dst, "List-Unsubscribe: <"...)
@@ -355,31 +373,4 @@ func (d *Digest) AppendMessage(dst []byte, r Recipient) ([]byte, error) {
 		return dst[:start], fmt.Errorf("mailer: message to %q: %w", r.Email, err)
 	}
 	return slices.Insert(dst, start, sig...), nil
-}
-
-// checkListURL checks a link before it goes into List-Unsubscribe or the
-// body: an absolute http(s) URL, ASCII, no white space or character that
-// would end it early (<, >, ", and the comma that separates
-// List-Unsubscribe's URIs, RFC 2369), short enough for a header line. Our
-// own links always pass; the check keeps a wrong base URL or a changed
-// token format from ever writing a broken or injected header.
-func checkListURL(u string, header bool) error {
-	what := "preferences"
-	if header {
-		what = "unsubscribe"
-	}
-	rest, ok := strings.CutPrefix(u, "https://")
-	if !ok {
-		rest, ok = strings.CutPrefix(u, "http://")
-	}
-	if !ok || rest == "" || rest[0] == '/' || len(u) > 900 {
-		return invalid("the %s link %q is not an absolute http(s) URL of at most 900 bytes", what, u)
-	}
-	for i := 0; i < len(u); i++ {
-		c := u[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`<>"\{}|^`+"`", c) >= 0 || header && c == ',' {
-			return invalid("the %s link %q holds a character a link in a mail cannot hold", what, u)
-		}
-	}
-	return nil
 }

@@ -20,6 +20,7 @@ func BenchmarkDigestMessage(b *testing.B) {
 		{"text", digest.FormatText, ""},
 		{"html+dkim-ed25519", digest.FormatHTML, "ed25519"},
 		{"html+dkim-rsa2048", digest.FormatHTML, "rsa"},
+		{"html+dkim-rsa2048+ed25519", digest.FormatHTML, "rsa+ed25519"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			cfg := testDigestConfig()

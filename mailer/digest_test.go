@@ -17,6 +17,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -234,8 +236,8 @@ func TestDigestHeaders(t *testing.T) {
 	if date, err := h.Date(); err != nil || !date.Equal(digestNow) {
 		t.Errorf("Date = %v (%v), want %v", date, err, digestNow)
 	}
-	if got, want := h.Get("Message-ID"), "<"+d.MessageID(r)+">"; got != want || !strings.HasPrefix(got, "<2026-11-27.7.") || !strings.HasSuffix(got, "@example.com>") {
-		t.Errorf("Message-ID = %q, want %q, of the form <2026-11-27.7.HASH@example.com>", got, want)
+	if got, want := h.Get("Message-ID"), "<"+d.MessageID(r)+">"; got != want || !regexp.MustCompile(`^<[a-z2-7]{32}@example\.com>$`).MatchString(got) {
+		t.Errorf("Message-ID = %q, want %q, of the form <HASH@example.com>", got, want)
 	}
 	if got, want := h.Get("List-Id"), "Daily Brief <daily-brief.example.com>"; got != want {
 		t.Errorf("List-Id = %q, want %q", got, want)
@@ -253,8 +255,36 @@ func TestDigestHeaders(t *testing.T) {
 	for name := range h {
 		names = append(names, name)
 	}
-	if len(h) != 10 {
-		t.Errorf("header fields %v, want exactly From, To, Subject, Date, Message-ID, List-Id, List-Unsubscribe, List-Unsubscribe-Post, MIME-Version, Content-Type", names)
+	if got, want := h.Get("List-Archive"), "<https://news.example.com/archive>"; got != want {
+		t.Errorf("List-Archive = %q, want %q", got, want)
+	}
+	if len(h) != 11 {
+		t.Errorf("header fields %v, want exactly From, To, Subject, Date, Message-ID, List-Id, List-Archive, List-Unsubscribe, List-Unsubscribe-Post, MIME-Version, Content-Type", names)
+	}
+	if h.Get("Reply-To") != "" || h.Get("List-Help") != "" {
+		t.Error("Reply-To or List-Help without being set")
+	}
+
+	// Reply-To and List-Help when set.
+	cfg := testDigestConfig()
+	cfg.ReplyTo, cfg.ListHelp = "The Desk <desk@example.com>", "https://news.example.com/help"
+	raw, err = newTestDigest(t, sampleEdition(t), cfg).Message(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ = readMessage(t, raw)
+	if got := msg.Header.Get("Reply-To"); got != "The Desk <desk@example.com>" {
+		t.Errorf("Reply-To = %q", got)
+	}
+	if got := msg.Header.Get("List-Help"); got != "<https://news.example.com/help>" {
+		t.Errorf("List-Help = %q", got)
+	}
+	for _, bad := range []DigestConfig{{ReplyTo: "desk@example.com\r\nBcc: x@example.net"}, {ReplyTo: "not an address"}, {ListHelp: "javascript:alert(1)"}, {ListHelp: "https://x.example/a>b"}} {
+		c := testDigestConfig()
+		c.ReplyTo, c.ListHelp = bad.ReplyTo, bad.ListHelp
+		if _, err := NewDigest(digestComposer(t), testMails(t), sampleEdition(t), c); !errors.Is(err, ErrInvalidMessage) {
+			t.Errorf("Reply-To %q, List-Help %q: %v, want ErrInvalidMessage", bad.ReplyTo, bad.ListHelp, err)
+		}
 	}
 }
 
@@ -306,6 +336,20 @@ func TestDigestMessageID(t *testing.T) {
 		{"same edition and subscriber, rendered again (a retry after a restart)", id(d1, 1), id(d2, 1), true},
 		{"another subscriber", id(d1, 1), id(d1, 2), false},
 		{"another edition", id(d1, 1), id(d3, 1), false},
+	}
+	// Nothing in it tells the subscriber's number.
+	for _, sub := range []int64{1234, 987654, 31337} { // several digits: the hash uses 2-7
+		if got := id(d1, sub); strings.Contains(got, strconv.FormatInt(sub, 10)) || strings.Contains(got, "2026") {
+			t.Errorf("the Message-ID %q shows the subscriber number %d or the edition", got, sub)
+		}
+	}
+	withNonce := func(nonce string) string {
+		r := testRecipient(1)
+		r.Nonce = nonce
+		return d1.MessageID(r)
+	}
+	if withNonce("a") == withNonce("b") || withNonce("a") != withNonce("a") {
+		t.Error("the nonce does not make a new Message-ID")
 	}
 	for _, tt := range tests {
 		if (tt.a == tt.b) != tt.equal {
@@ -478,7 +522,7 @@ func TestDigestHeaderInjection(t *testing.T) {
 			}
 			checkLines(t, raw)
 			msg, parts := readMessage(t, raw)
-			if len(msg.Header) != 10 || msg.Header.Get("Bcc") != "" {
+			if len(msg.Header) != 11 || msg.Header.Get("Bcc") != "" {
 				t.Errorf("header fields: %v", msg.Header)
 			}
 			if len(parts) != 2 {
@@ -541,26 +585,37 @@ func TestPhraseAndListID(t *testing.T) {
 	}
 }
 
+// testDKIM returns a signer for example.com with a key of each kind named
+// ("ed25519", "rsa", or "rsa+ed25519" for both), under the selectors
+// "brief" (the first) and "brief2".
 func testDKIM(tb testing.TB, kind string) *DKIM {
 	tb.Helper()
-	var key crypto.Signer
-	switch kind {
-	case "ed25519":
-		_, priv, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			tb.Fatal(err)
+	var keys []DKIMKey
+	for i, kind := range strings.Split(kind, "+") {
+		var key crypto.Signer
+		switch kind {
+		case "ed25519":
+			_, priv, err := ed25519.GenerateKey(rand.Reader)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			key = priv
+		case "rsa":
+			priv, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			key = priv
+		default:
+			tb.Fatalf("no key kind %q", kind)
 		}
-		key = priv
-	case "rsa":
-		priv, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			tb.Fatal(err)
+		sel := "brief"
+		if i > 0 {
+			sel = fmt.Sprintf("brief%d", i+1)
 		}
-		key = priv
-	default:
-		tb.Fatalf("no key kind %q", kind)
+		keys = append(keys, DKIMKey{Signer: key, Selector: sel})
 	}
-	k, err := NewDKIM(key, "example.com", "brief")
+	k, err := NewDKIM("example.com", keys...)
 	if err != nil {
 		tb.Fatalf("NewDKIM: %v", err)
 	}

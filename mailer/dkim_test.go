@@ -17,25 +17,26 @@ import (
 )
 
 // verifyDKIM verifies msg's signatures with a DNS stub publishing k's
-// record at brief._domainkey.example.com.
+// records at SELECTOR._domainkey.example.com: one verification per key.
 func verifyDKIM(t *testing.T, k *DKIM, msg []byte) []*dkim.Verification {
 	t.Helper()
-	record, err := k.DNSRecord()
+	records, err := k.DNSRecords()
 	if err != nil {
 		t.Fatal(err)
 	}
-	lookup := func(domain string) ([]string, error) {
-		if domain != k.Selector()+"._domainkey."+k.Domain() {
-			return nil, errors.New("no such record: " + domain)
+	lookup := func(name string) ([]string, error) {
+		sel, ok := strings.CutSuffix(name, "._domainkey."+k.Domain())
+		if r, found := records[sel]; ok && found {
+			return []string{r}, nil
 		}
-		return []string{record}, nil
+		return nil, errors.New("no such record: " + name)
 	}
 	verifications, err := dkim.VerifyWithOptions(bytes.NewReader(msg), &dkim.VerifyOptions{LookupTXT: lookup})
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	if len(verifications) != 1 {
-		t.Fatalf("%d signatures, want 1", len(verifications))
+	if len(verifications) != len(k.Selectors()) {
+		t.Fatalf("%d signatures, want %d", len(verifications), len(k.Selectors()))
 	}
 	return verifications
 }
@@ -69,8 +70,8 @@ func TestDKIMSignature(t *testing.T) {
 					t.Errorf("h= %q does not sign %s", signed, field)
 				}
 			}
-			if !strings.Contains(string(msg[:400]), "c=simple/simple") {
-				t.Errorf("the signature does not use simple canonicalisation: %.400s", msg)
+			if !strings.Contains(string(msg[:400]), "c=relaxed/relaxed") {
+				t.Errorf("the signature does not use relaxed canonicalisation: %.400s", msg)
 			}
 
 			// The text-only form verifies too.
@@ -123,6 +124,55 @@ func writePEM(t *testing.T, blockType string, der []byte) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// TestLoadDKIMSeveralKeys: keys in several files, or several PEM blocks
+// in one, each under its own selector, all sign.
+func TestLoadDKIMSeveralKeys(t *testing.T) {
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	edDER, _ := x509.MarshalPKCS8PrivateKey(edKey)
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rsaKey)})
+	edPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: edDER})
+	dir := t.TempDir()
+	both := filepath.Join(dir, "both.pem")
+	rsaFile, edFile := filepath.Join(dir, "rsa.pem"), filepath.Join(dir, "ed.pem")
+	os.WriteFile(both, append(append([]byte{}, rsaPEM...), edPEM...), 0o600)
+	os.WriteFile(rsaFile, rsaPEM, 0o600)
+	os.WriteFile(edFile, edPEM, 0o600)
+	for _, files := range []string{both, rsaFile + "," + edFile} {
+		k, err := LoadDKIM(files, "example.com", "rsa2026, ed2026")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k.OnlyEd25519() || strings.Join(k.Selectors(), ",") != "rsa2026,ed2026" {
+			t.Errorf("%s: selectors %v", files, k.Selectors())
+		}
+		cfg := testDigestConfig()
+		cfg.DKIM = k
+		msg, err := newTestDigest(t, sampleEdition(t), cfg).Message(testRecipient(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs := verifyDKIM(t, k, msg)
+		for _, v := range vs {
+			if v.Err != nil {
+				t.Errorf("%s: %v", files, v.Err)
+			}
+		}
+	}
+	if _, err := LoadDKIM(both, "example.com", "only-one"); err == nil || !strings.Contains(err.Error(), "2 keys but 1 selectors") {
+		t.Errorf("two keys, one selector: %v", err)
+	}
+	if _, err := LoadDKIM(rsaFile+","+edFile, "example.com", "same,same"); err == nil || !strings.Contains(err.Error(), "two keys") {
+		t.Errorf("one selector for two keys: %v", err)
+	}
+	if k, _ := LoadDKIM(edFile, "example.com", "ed"); k == nil || !k.OnlyEd25519() {
+		t.Error("an Ed25519 key alone is not OnlyEd25519")
+	}
 }
 
 func TestLoadDKIM(t *testing.T) {

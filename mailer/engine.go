@@ -108,6 +108,10 @@ type EngineOptions struct {
 	// MaxConsecutiveFailures pauses the job when that many messages in a
 	// row failed (default 200).
 	MaxConsecutiveFailures int
+	// BounceBreaker pauses the job when more than this share (0 to 1,
+	// default 0.2) of the last 200 recipients tried were refused
+	// permanently; see breaker.
+	BounceBreaker float64
 	// Batch is how many subscriber ids a chunk of a new job covers
 	// (default 1000): the unit senders claim, and after which retries go.
 	Batch int
@@ -294,7 +298,7 @@ func (en *Engine) Run(ctx context.Context, e digest.Edition) (digest.SendJob, er
 	runCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	r := &run{en: en, d: d, edition: id, epoch: epoch, holder: en.opts.Owner + "/" + rand.Text()[:8],
-		log: log, stop: stop, tasks: make(chan task)}
+		log: log, stop: stop, tasks: make(chan task), breaker: newBreaker(en.opts.BounceBreaker)}
 	r.chunk.Store(-1)
 	if en.opts.Rate > 0 && en.opts.Pacer == nil {
 		r.limiter = rate.NewLimiter(rate.Limit(en.opts.Rate), max(1, int(en.opts.Rate/10)))
@@ -314,6 +318,7 @@ func (en *Engine) Run(ctx context.Context, e digest.Edition) (digest.SendJob, er
 	bg := context.WithoutCancel(ctx)
 	var pe *pauseError
 	paused := errors.As(context.Cause(runCtx), &pe) || errors.As(feedErr, &pe)
+	r.settleHeld(bg, paused)
 	switch {
 	case paused:
 		log.Warn("Send paused", slog.String("reason", pe.reason))
@@ -407,7 +412,7 @@ func (en *Engine) SendTest(ctx context.Context, e digest.Edition, to []string) (
 	}
 	defer conn.Close()
 	for i, addr := range to {
-		r := Recipient{ID: SampleSubscriberID, Email: addr, Format: digest.FormatHTML,
+		r := Recipient{ID: SampleSubscriberID, Email: addr, Format: digest.FormatHTML, Nonce: rand.Text(),
 			UnsubscribeURL: en.links.UnsubscribeURL(SampleSubscriberID), PreferencesURL: en.links.PreferencesURL(SampleSubscriberID)}
 		msg, err := d.Message(r)
 		if err != nil {

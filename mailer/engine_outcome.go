@@ -17,93 +17,134 @@ import (
 func (r *run) outcome(ctx context.Context, sub digest.Subscriber, err error) string {
 	en := r.en
 	bg := context.WithoutCancel(ctx)
-	now := en.opts.Now()
-	record := func(outcome string) {
-		_, _, rerr := retry(bg, func() (struct{}, int64, error) {
-			return struct{}{}, 0, en.ledger.RecordSend(bg, r.edition, sub.ID, outcome, en.opts.Now())
-		})
-		if rerr != nil {
-			r.log.Error("Unable to record a delivery", slog.Int64("subscriber", sub.ID), slog.String("outcome", outcome), slog.Any("error", rerr))
-		}
-	}
-	// retryLater queues sub again: with backoff after a temporary failure,
-	// at once (backoff false) when the run stops before sending it.
-	retryLater := func(backoff bool) {
-		base := time.Duration(0)
-		if backoff {
-			base = en.opts.RetryBase
-		}
-		_, _, rerr := retry(bg, func() (int, int64, error) {
-			n, err := en.ledger.ScheduleRetry(bg, r.edition, sub.ID, now, base, en.opts.RetryMax)
-			return n, 0, err
-		})
-		if rerr != nil {
-			// Unrecorded, the subscriber would be passed by: stop the run
-			// before its batch counts as handled.
-			r.log.Error("Unable to queue a retry", slog.Int64("subscriber", sub.ID), slog.Any("error", rerr))
-			r.stop(fmt.Errorf("mailer: queue a retry: %w", rerr))
-		}
-	}
 	if err == nil {
 		r.consecutive.Store(0)
-		record("sent")
+		r.record(bg, sub.ID, "sent")
+		r.tried(ctx)
 		return "sent"
 	}
 	var se *SMTPError
+	isSMTP := errors.As(err, &se)
 	switch {
 	case errors.Is(err, ErrInvalidMessage):
-		r.log.Warn("Cannot build a message for a subscriber", slog.Int64("subscriber", sub.ID), slog.Any("error", err))
-		record("failed")
+		r.log.Warn("Cannot send a message to a subscriber", slog.Int64("subscriber", sub.ID), slog.Any("error", err))
+		r.record(bg, sub.ID, "failed")
 		return "failed"
-	case errors.As(err, &se) && !se.Temporary && strings.HasPrefix(se.Enhanced, "5.7."):
-		retryLater(false)
-		r.stop(&pauseError{reason: "the mail server blocked sending by policy: " + se.Error()})
-		return "paused"
-	case errors.As(err, &se) && IsBounce(se):
-		record("bounced")
-		if _, uerr := en.recipients.Bounce(bg, sub.ID, now); uerr != nil {
-			r.log.Error("Unable to mark a subscriber bounced", slog.Int64("subscriber", sub.ID), slog.Any("error", uerr))
+	case isSMTP && !se.Temporary:
+		switch ClassifyRefusal(se) {
+		case RecipientBounced:
+			r.hold(ctx, sub, "bounced", se)
+			return "bounced"
+		case RecipientFailed:
+			r.hold(ctx, sub, "failed", se)
+			return "failed"
 		}
-		r.log.Info("Bounced", slog.Int64("subscriber", sub.ID), slog.Int("code", se.Code), slog.String("enhanced", se.Enhanced))
-		return "bounced"
-	case errors.As(err, &se) && !se.Temporary:
-		// AUTH, STARTTLS, MAIL FROM…: the sender's problem, not the reader's.
-		retryLater(false)
+		// Greeting, AUTH, TLS, MAIL FROM…: the sender's problem, not the
+		// reader's.
+		r.queueRetry(ctx, sub.ID, en.opts.Now())
 		r.stop(&pauseError{reason: "the mail server refused the sender: " + se.Error()})
 		return "paused"
 	case ctx.Err() != nil:
-		retryLater(false) // stopping: the next run sends it
+		r.queueRetry(ctx, sub.ID, en.opts.Now()) // stopping: the next run sends it
 		return "retry"
+	}
+	if isSMTP && se.Code != 0 {
+		r.tried(ctx) // a 4xx reply: the server looked at the recipient
 	}
 	n := r.consecutive.Add(1)
 	if int(n) >= en.opts.MaxConsecutiveFailures {
-		retryLater(false)
+		r.queueRetry(ctx, sub.ID, en.opts.Now())
 		r.stop(&pauseError{reason: fmt.Sprintf("%d messages in a row failed; the last: %v", n, err)})
 		return "paused"
 	}
-	retryLater(true)
+	_, _, rerr := retry(bg, func() (int, int64, error) {
+		n, err := en.ledger.ScheduleRetry(bg, r.edition, sub.ID, en.opts.Now(), en.opts.RetryBase, en.opts.RetryMax)
+		return n, 0, err
+	})
+	r.retryQueued(sub.ID, rerr)
 	r.log.Debug("Temporary failure; will retry", slog.Int64("subscriber", sub.ID), slog.Any("error", err))
 	return "retry"
 }
 
-// IsBounce tells a permanent refusal of the recipient — the address does
-// not exist or cannot take mail: 5.1.x and 5.2.x at RCPT TO (or DATA),
-// except 5.1.7/5.1.8 (the sender's address) and 5.2.3 (message too big) —
-// from one that is the sender's problem, which pauses the job instead: a
-// relay refusal, an oversized message, a bad sender would otherwise mark
-// the whole audience bounced.
-func IsBounce(se *SMTPError) bool {
-	if se.Temporary || (se.Command != "RCPT TO" && se.Command != "DATA") {
-		return false
+// record writes sub's outcome in the ledger.
+func (r *run) record(bg context.Context, id int64, outcome string) {
+	_, _, err := retry(bg, func() (struct{}, int64, error) {
+		return struct{}{}, 0, r.en.ledger.RecordSend(bg, r.edition, id, outcome, r.en.opts.Now())
+	})
+	if err != nil {
+		r.log.Error("Unable to record a delivery", slog.Int64("subscriber", id), slog.String("outcome", outcome), slog.Any("error", err))
+	}
+}
+
+// queueRetry queues subscriber id to be tried again at at (no backoff
+// counted): now when the run stops before sending it.
+func (r *run) queueRetry(ctx context.Context, id int64, at time.Time) {
+	bg := context.WithoutCancel(ctx)
+	_, _, err := retry(bg, func() (int, int64, error) {
+		n, err := r.en.ledger.ScheduleRetry(bg, r.edition, id, at, 0, r.en.opts.RetryMax)
+		return n, 0, err
+	})
+	r.retryQueued(id, err)
+}
+
+// retryQueued stops the run when a retry could not be queued: unrecorded,
+// the subscriber would be passed by, so the batch must not count as
+// handled.
+func (r *run) retryQueued(id int64, err error) {
+	if err != nil {
+		r.log.Error("Unable to queue a retry", slog.Int64("subscriber", id), slog.Any("error", err))
+		r.stop(fmt.Errorf("mailer: queue a retry: %w", err))
+	}
+}
+
+// Refusal says whose problem a permanent SMTP refusal is.
+type Refusal int
+
+// The kinds of refusal.
+const (
+	// NotRefused: a temporary failure (4xx, the network), to try again.
+	NotRefused Refusal = iota
+	// RecipientBounced: the address does not exist or cannot take mail
+	// (5.1.x, 5.2.x, or a 5xx without an enhanced code at RCPT TO). The
+	// subscriber is bounced.
+	RecipientBounced
+	// RecipientFailed: this recipient refused this message for good (a
+	// policy of theirs, 5.7.1; a message too big for them, 5.2.3, 5.3.4;
+	// content, 5.6.x …). Not retried, not bounced.
+	RecipientFailed
+	// SenderRefused: the sender's problem — a 5xx greeting, EHLO, MAIL
+	// FROM, authentication, TLS required but impossible, a bad sender
+	// address (5.1.7, 5.1.8) — which is the same for every recipient:
+	// the send pauses.
+	SenderRefused
+)
+
+// ClassifyRefusal says whose problem the failure se is. A permanent
+// refusal of one recipient — at RCPT TO, or at the end of DATA (every
+// transaction has one recipient) — is that recipient's.
+func ClassifyRefusal(se *SMTPError) Refusal {
+	if se.Temporary {
+		return NotRefused
+	}
+	if se.Command != "RCPT TO" && se.Command != "DATA" || se.Code == 0 {
+		return SenderRefused
 	}
 	switch {
-	case se.Enhanced == "5.1.7", se.Enhanced == "5.1.8", se.Enhanced == "5.2.3":
-		return false
+	case se.Enhanced == "5.1.7", se.Enhanced == "5.1.8":
+		return SenderRefused // the sender's address
+	case se.Enhanced == "5.2.3":
+		return RecipientFailed // message too big: this message, not the address
 	case strings.HasPrefix(se.Enhanced, "5.1."), strings.HasPrefix(se.Enhanced, "5.2."):
-		return true
+		return RecipientBounced
+	case se.Enhanced == "" && se.Command == "RCPT TO":
+		return RecipientBounced
 	}
-	return false
+	return RecipientFailed
 }
+
+// IsBounce reports whether se says the recipient's address does not exist
+// or cannot take mail (ClassifyRefusal's RecipientBounced).
+func IsBounce(se *SMTPError) bool { return ClassifyRefusal(se) == RecipientBounced }
 
 // retry runs op until it succeeds, ctx ends, or 30 s of failures pass:
 // Redis may be restarting.

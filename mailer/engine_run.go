@@ -28,6 +28,7 @@ type run struct {
 	consecutive atomic.Int64
 	chunk       atomic.Int64 // the chunk held, -1 for none
 	sent        atomic.Int64 // messages this run got accepted
+	breaker     *breaker
 }
 
 type task struct {
@@ -82,6 +83,12 @@ func (r *run) feed(ctx context.Context) error {
 				}
 				return errLeaseLost
 			}
+		}
+		// No chunk left to claim here: the refusals still held are
+		// applied now (not when their hold in Redis ends), so that the job
+		// can finish.
+		if ctx.Err() == nil {
+			r.settleHeld(ctx, false)
 		}
 		next, err := r.retryPass(ctx)
 		if err != nil {

@@ -5,6 +5,7 @@ package mailer
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 )
 
@@ -13,16 +14,17 @@ import (
 type Mailer struct {
 	composer  *Composer
 	transport Transport
+	dkim      *DKIM
 	logger    *slog.Logger
 }
 
-// New returns a Mailer composing with c and delivering through t. A nil
-// logger discards.
-func New(c *Composer, t Transport, logger *slog.Logger) *Mailer {
+// New returns a Mailer composing with c, signing with dkim (nil: no
+// signature) and delivering through t. A nil logger discards.
+func New(c *Composer, t Transport, dkim *DKIM, logger *slog.Logger) *Mailer {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Mailer{composer: c, transport: t, logger: logger}
+	return &Mailer{composer: c, transport: t, dkim: dkim, logger: logger}
 }
 
 // Send composes msg and delivers it. Errors from a refused message wrap
@@ -32,7 +34,18 @@ func (m *Mailer) Send(ctx context.Context, msg Message) error {
 	if err != nil {
 		return err
 	}
-	if err := m.transport.Deliver(ctx, composed); err != nil {
+	env, data, err := renderMsg(composed)
+	if err != nil {
+		return err
+	}
+	if m.dkim != nil {
+		sig, err := m.dkim.Sign(data)
+		if err != nil {
+			return fmt.Errorf("mailer: message to %q: %w", msg.To, err)
+		}
+		data = append(sig, data...)
+	}
+	if err := deliverRaw(ctx, m.transport, env, data); err != nil {
 		return err
 	}
 	m.logger.Debug("Sent message", slog.String("to", msg.To), slog.String("message_id", composed.GetMessageID()))

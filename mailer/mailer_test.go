@@ -17,7 +17,7 @@ func TestMailerSendMaildir(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewMaildir: %v", err)
 	}
-	m := New(testComposer(t), md, nil)
+	m := New(testComposer(t), md, nil, nil)
 	defer m.Close()
 
 	if err := m.Send(context.Background(), Message{To: "reader@example.org", Subject: "Hi", Text: "Hello"}); err != nil {
@@ -43,7 +43,7 @@ func TestMailerSendSMTPLogs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewSMTP: %v", err)
 	}
-	m := New(testComposer(t), s, logger)
+	m := New(testComposer(t), s, nil, logger)
 	defer m.Close()
 
 	if err := m.Send(context.Background(), Message{To: "reader@example.org", Subject: "Hi", Text: "Hello"}); err != nil {

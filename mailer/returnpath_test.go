@@ -69,7 +69,7 @@ func TestMessageEnvelopeFrom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := New(testComposer(t), s, nil)
+	m := New(testComposer(t), s, nil, nil)
 	if err := m.Send(context.Background(), Message{To: "reader@example.org", Subject: "Hi", Text: "Hello",
 		EnvelopeFrom: "bounces+abc@bounce.example.com"}); err != nil {
 		t.Fatalf("Send: %v", err)

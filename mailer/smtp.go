@@ -30,8 +30,10 @@ type SMTPOptions struct {
 //	smtps://user:pass@host:465       implicit TLS
 //	smtp://host:25?tls=none          plain text, for tests and local relays
 //
-// Optional parameters: timeout=30s (the default) bounds connecting and each
-// read or write of the conversation; tls=none|starttls|implicit overrides
+// Optional parameters: timeout=30s bounds connecting and each read or write
+// of the conversation (by default each step has RFC 5321 §4.5.3.2's
+// timeout: 5 minutes for the greeting, MAIL and RCPT, 2 for DATA, 3 for
+// each write of the message, 10 for the reply to the final dot); tls=none|starttls|implicit overrides
 // the scheme's. The user and password are percent-decoded; a URL without a
 // port gets 587 (smtp) or 465 (smtps). With a user, SMTP authenticates
 // with AUTH PLAIN, or LOGIN when the server offers only that.
@@ -91,7 +93,13 @@ func (s *SMTP) Deliver(ctx context.Context, msg *gomail.Msg) error {
 	if err != nil {
 		return err
 	}
-	conn, err := s.Open(ctx)
+	return deliverRaw(ctx, s, env, data)
+}
+
+// deliverRaw sends data, a whole message, to the envelope's recipients —
+// one transaction each, over one connection.
+func deliverRaw(ctx context.Context, o Opener, env envelope, data []byte) error {
+	conn, err := o.Open(ctx)
 	if err != nil {
 		return err
 	}
@@ -101,10 +109,9 @@ func (s *SMTP) Deliver(ctx context.Context, msg *gomail.Msg) error {
 			break
 		}
 	}
-	if err := conn.Close(); err != nil && sendErr == nil {
-		// The server has taken the message; a failed QUIT changes nothing.
-		s.logger.Debug("SMTP QUIT failed", slog.String("server", s.cfg.addr()), slog.Any("error", err))
-	}
+	// After a delivery, a failed QUIT changes nothing: the server has
+	// taken the message.
+	_ = conn.Close()
 	return sendErr
 }
 

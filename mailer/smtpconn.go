@@ -23,6 +23,8 @@ type smtpConn struct {
 	s      *SMTP
 	conn   *deadlineConn
 	client *smtp.Client
+	// timeouts bound each step.
+	timeouts stepTimeouts
 	// broken is set once the connection cannot carry another transaction
 	// (a network failure, a context that ended); close then skips QUIT.
 	broken bool
@@ -33,16 +35,17 @@ type smtpConn struct {
 // connect opens a connection ready for MAIL FROM.
 func (s *SMTP) connect(ctx context.Context) (*smtpConn, error) {
 	addr := s.cfg.addr()
-	dialer := net.Dialer{Timeout: s.cfg.timeout}
+	timeouts := s.cfg.timeouts()
+	dialer := net.Dialer{Timeout: timeouts.connect}
 	raw, err := dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, smtpFailure("CONNECT", "cannot connect to SMTP server "+addr, contextError(ctx, err))
 	}
-	dc := newDeadlineConn(raw, s.cfg.timeout)
+	dc := newDeadlineConn(raw, timeouts.greeting)
 	unbind := dc.bind(ctx)
 	defer unbind()
 
-	c := &smtpConn{s: s, conn: dc}
+	c := &smtpConn{s: s, conn: dc, timeouts: timeouts}
 	if err := c.open(ctx); err != nil {
 		// After a reply, or a refusal of ours, the server still listens:
 		// say QUIT. After a network or TLS failure, just hang up.

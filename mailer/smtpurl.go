@@ -20,9 +20,40 @@ const (
 	tlsImplicit tlsMode = "implicit" // TLS from the first byte (smtps)
 )
 
-// defaultSMTPTimeout bounds connecting and each step of the conversation
-// when the URL sets no timeout.
-const defaultSMTPTimeout = 30 * time.Second
+// stepTimeouts bound each step of an SMTP conversation: connecting, and
+// waiting for each reply or for each write to go through.
+type stepTimeouts struct {
+	connect  time.Duration // the TCP connection
+	greeting time.Duration // the greeting, EHLO, STARTTLS, AUTH, QUIT
+	mail     time.Duration // MAIL FROM's reply
+	rcpt     time.Duration // RCPT TO's reply
+	data     time.Duration // DATA's reply (354)
+	block    time.Duration // each write of the message
+	final    time.Duration // the reply to the final dot
+}
+
+// rfc5321Timeouts are RFC 5321 §4.5.3.2's: a server that takes its time
+// over a message (a content scan, a slow disk) is waited for — cutting the
+// wait for the final reply short risks a second copy, as the server may
+// take the first after all. Connecting gets Postfix's 30 s.
+var rfc5321Timeouts = stepTimeouts{
+	connect:  30 * time.Second,
+	greeting: 5 * time.Minute,
+	mail:     5 * time.Minute,
+	rcpt:     5 * time.Minute,
+	data:     2 * time.Minute,
+	block:    3 * time.Minute,
+	final:    10 * time.Minute,
+}
+
+// timeouts returns the URL's timeout for every step when it sets one,
+// else RFC 5321's.
+func (c smtpConfig) timeouts() stepTimeouts {
+	if d := c.timeout; d > 0 {
+		return stepTimeouts{d, d, d, d, d, d, d}
+	}
+	return rfc5321Timeouts
+}
 
 // smtpConfig is an SMTP URL, parsed and checked.
 type smtpConfig struct {
@@ -32,7 +63,7 @@ type smtpConfig struct {
 	user     string
 	password string
 	tls      tlsMode
-	timeout  time.Duration
+	timeout  time.Duration // ?timeout=: bounds every step; 0: RFC 5321's
 }
 
 // addr is host:port.
@@ -47,7 +78,9 @@ func (c smtpConfig) redacted() string {
 	}
 	q := url.Values{}
 	q.Set("tls", string(c.tls))
-	q.Set("timeout", c.timeout.String())
+	if c.timeout > 0 {
+		q.Set("timeout", c.timeout.String())
+	}
 	u.RawQuery = q.Encode()
 	return u.String()
 }
@@ -82,7 +115,7 @@ func parseSMTPURL(raw string) (smtpConfig, error) {
 		return fmt.Errorf("mailer: %s %q: %s", env, u.Redacted(), fmt.Sprintf(format, args...))
 	}
 
-	c := smtpConfig{scheme: u.Scheme, host: u.Hostname(), timeout: defaultSMTPTimeout}
+	c := smtpConfig{scheme: u.Scheme, host: u.Hostname()}
 	switch u.Scheme {
 	case "smtp":
 		c.port, c.tls = 587, tlsSTARTTLS

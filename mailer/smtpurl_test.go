@@ -11,16 +11,16 @@ func TestParseSMTPURL(t *testing.T) {
 		url  string
 		want smtpConfig
 	}{
-		{"smtp://bob:secret@mail.example.com", smtpConfig{scheme: "smtp", host: "mail.example.com", port: 587, user: "bob", password: "secret", tls: tlsSTARTTLS, timeout: 30 * time.Second}},
-		{"smtps://bob:secret@mail.example.com", smtpConfig{scheme: "smtps", host: "mail.example.com", port: 465, user: "bob", password: "secret", tls: tlsImplicit, timeout: 30 * time.Second}},
-		{"smtp://mail.example.com:2525", smtpConfig{scheme: "smtp", host: "mail.example.com", port: 2525, tls: tlsSTARTTLS, timeout: 30 * time.Second}},
+		{"smtp://bob:secret@mail.example.com", smtpConfig{scheme: "smtp", host: "mail.example.com", port: 587, user: "bob", password: "secret", tls: tlsSTARTTLS}},
+		{"smtps://bob:secret@mail.example.com", smtpConfig{scheme: "smtps", host: "mail.example.com", port: 465, user: "bob", password: "secret", tls: tlsImplicit}},
+		{"smtp://mail.example.com:2525", smtpConfig{scheme: "smtp", host: "mail.example.com", port: 2525, tls: tlsSTARTTLS}},
 		{"smtp://127.0.0.1:25?tls=none&timeout=5s", smtpConfig{scheme: "smtp", host: "127.0.0.1", port: 25, tls: tlsNone, timeout: 5 * time.Second}},
-		{"SMTP://mail.example.com/", smtpConfig{scheme: "smtp", host: "mail.example.com", port: 587, tls: tlsSTARTTLS, timeout: 30 * time.Second}},
-		{"smtp://mail.example.com:465?tls=implicit", smtpConfig{scheme: "smtp", host: "mail.example.com", port: 465, tls: tlsImplicit, timeout: 30 * time.Second}},
+		{"SMTP://mail.example.com/", smtpConfig{scheme: "smtp", host: "mail.example.com", port: 587, tls: tlsSTARTTLS}},
+		{"smtp://mail.example.com:465?tls=implicit", smtpConfig{scheme: "smtp", host: "mail.example.com", port: 465, tls: tlsImplicit}},
 		// Percent-encoded user and password are decoded.
-		{"smtp://bob%40example.com:p%40ss%2Fw%3Ard@mail.example.com", smtpConfig{scheme: "smtp", host: "mail.example.com", port: 587, user: "bob@example.com", password: "p@ss/w:rd", tls: tlsSTARTTLS, timeout: 30 * time.Second}},
-		{"smtp://[::1]:25?tls=none", smtpConfig{scheme: "smtp", host: "::1", port: 25, tls: tlsNone, timeout: 30 * time.Second}},
-		{"smtp://bob:secret@localhost:25?tls=none", smtpConfig{scheme: "smtp", host: "localhost", port: 25, user: "bob", password: "secret", tls: tlsNone, timeout: 30 * time.Second}},
+		{"smtp://bob%40example.com:p%40ss%2Fw%3Ard@mail.example.com", smtpConfig{scheme: "smtp", host: "mail.example.com", port: 587, user: "bob@example.com", password: "p@ss/w:rd", tls: tlsSTARTTLS}},
+		{"smtp://[::1]:25?tls=none", smtpConfig{scheme: "smtp", host: "::1", port: 25, tls: tlsNone}},
+		{"smtp://bob:secret@localhost:25?tls=none", smtpConfig{scheme: "smtp", host: "localhost", port: 25, user: "bob", password: "secret", tls: tlsNone}},
 	}
 	for _, tt := range tests {
 		got, err := parseSMTPURL(tt.url)

@@ -21,6 +21,8 @@ type Transport interface {
 	Deliver(ctx context.Context, msg *gomail.Msg) error
 	// Close releases what the transport holds open.
 	Close() error
+	// Opener opens connections for pre-built (signed) messages.
+	Opener
 }
 
 // Conn is one open connection of a transport, through which the delivery
@@ -75,38 +77,58 @@ func (c *smtpConn) Send(ctx context.Context, from, to string, msg []byte) error 
 	if strings.ContainsAny(from+to, "\r\n<>") {
 		return fmt.Errorf("mailer: %w: an envelope address with a line break or angle bracket", ErrInvalidMessage)
 	}
+	to, utf8Local, err := asciiDomain(to)
+	if err != nil {
+		return fmt.Errorf("mailer: %w", err)
+	}
+	if utf8Local {
+		if ok, _ := c.client.Extension("SMTPUTF8"); !ok {
+			return errNoSMTPUTF8(to, c.s.cfg.addr())
+		}
+	}
 	unbind := c.conn.bind(ctx)
 	defer unbind()
 	if ok, _ := c.client.Extension("PIPELINING"); ok {
-		return c.sendPipelined(ctx, from, to, msg)
+		return c.sendPipelined(ctx, from, to, msg, utf8Local)
 	}
 	addr := c.s.cfg.addr()
+	c.conn.setTimeout(c.timeouts.mail)
 	if err := c.client.Mail("<" + from + ">"); err != nil {
 		return c.fail(ctx, "MAIL FROM", fmt.Sprintf("SMTP server %s refused sender <%s>", addr, from), err)
 	}
+	c.conn.setTimeout(c.timeouts.rcpt)
 	if err := c.client.Rcpt("<" + to + ">"); err != nil {
 		return c.fail(ctx, "RCPT TO", fmt.Sprintf("SMTP server %s refused recipient <%s>", addr, to), err)
 	}
+	c.conn.setTimeout(c.timeouts.data)
 	w, err := c.client.Data()
 	if err != nil {
 		return c.fail(ctx, "DATA", fmt.Sprintf("SMTP server %s refused DATA for %s", addr, to), err)
 	}
+	c.conn.setTimeout(c.timeouts.block)
 	if _, err := w.Write(msg); err != nil {
 		return c.fail(ctx, "DATA", fmt.Sprintf("sending the message for %s to SMTP server %s failed", to, addr), err)
 	}
+	c.conn.setTimeout(c.timeouts.final)
 	if err := w.Close(); err != nil {
 		return c.fail(ctx, "DATA", fmt.Sprintf("SMTP server %s refused the message for %s", addr, to), err)
 	}
 	c.delivered(to)
+	c.conn.setTimeout(c.timeouts.greeting)
 	return nil
 }
 
 // sendPipelined writes MAIL FROM, RCPT TO and DATA at once and reads the
 // three replies, then sends the message and reads the last reply.
-func (c *smtpConn) sendPipelined(ctx context.Context, from, to string, msg []byte) error {
+func (c *smtpConn) sendPipelined(ctx context.Context, from, to string, msg []byte, smtputf8 bool) error {
 	addr := c.s.cfg.addr()
 	text := c.client.Text
-	if _, err := fmt.Fprintf(text.W, "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n", from, to); err != nil {
+	c.conn.setTimeout(c.timeouts.mail)
+	param := ""
+	if smtputf8 {
+		param = " SMTPUTF8"
+	}
+	if _, err := fmt.Fprintf(text.W, "MAIL FROM:<%s>%s\r\nRCPT TO:<%s>\r\nDATA\r\n", from, param, to); err != nil {
 		return c.fail(ctx, "MAIL FROM", fmt.Sprintf("sending to SMTP server %s failed", addr), err)
 	}
 	if err := text.W.Flush(); err != nil {
@@ -117,10 +139,12 @@ func (c *smtpConn) sendPipelined(ctx context.Context, from, to string, msg []byt
 	if mailErr != nil && !isReply(mailErr) {
 		return c.fail(ctx, "MAIL FROM", fmt.Sprintf("SMTP server %s refused sender <%s>", addr, from), mailErr)
 	}
+	c.conn.setTimeout(c.timeouts.rcpt)
 	_, _, rcptErr := text.ReadResponse(25)
 	if rcptErr != nil && !isReply(rcptErr) {
 		return c.fail(ctx, "RCPT TO", fmt.Sprintf("SMTP server %s refused recipient <%s>", addr, to), rcptErr)
 	}
+	c.conn.setTimeout(c.timeouts.data)
 	_, _, dataErr := text.ReadResponse(354)
 	if dataErr != nil && !isReply(dataErr) {
 		return c.fail(ctx, "DATA", fmt.Sprintf("SMTP server %s refused DATA for %s", addr, to), dataErr)
@@ -147,16 +171,19 @@ func (c *smtpConn) sendPipelined(ctx context.Context, from, to string, msg []byt
 	// One write of the whole dot-stuffed message: textproto's DotWriter
 	// goes byte by byte, which cost more CPU than everything else here.
 	c.wbuf = appendDotStuffed(c.wbuf[:0], msg)
+	c.conn.setTimeout(c.timeouts.block)
 	if _, err := text.W.Write(c.wbuf); err != nil {
 		return c.fail(ctx, "DATA", fmt.Sprintf("sending the message for %s to SMTP server %s failed", to, addr), err)
 	}
 	if err := text.W.Flush(); err != nil {
 		return c.fail(ctx, "DATA", fmt.Sprintf("sending the message for %s to SMTP server %s failed", to, addr), err)
 	}
+	c.conn.setTimeout(c.timeouts.final)
 	if _, _, err := text.ReadResponse(250); err != nil {
 		return c.fail(ctx, "DATA", fmt.Sprintf("SMTP server %s refused the message for %s", addr, to), err)
 	}
 	c.delivered(to)
+	c.conn.setTimeout(c.timeouts.greeting)
 	return nil
 }
 

@@ -61,3 +61,14 @@ func (s *Store) AckMail(ctx context.Context, job string) error {
 	}
 	return nil
 }
+
+// DeferMail keeps a claimed job in flight until until: its sender tries it
+// again then (a backoff after a temporary failure). A job not in flight
+// (acknowledged meanwhile) is left alone.
+func (s *Store) DeferMail(ctx context.Context, job string, until time.Time) error {
+	err := s.rdb.ZAddXX(ctx, s.keys.outboxInflight(), redis.Z{Score: float64(until.UnixMilli()), Member: job}).Err()
+	if err != nil {
+		return fmt.Errorf("store: outbox: %w", err)
+	}
+	return nil
+}

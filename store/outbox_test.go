@@ -38,3 +38,30 @@ func TestOutboxLeases(t *testing.T) {
 		t.Error("an acknowledged job came back")
 	}
 }
+
+func TestOutboxDefer(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, 10)
+	now := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	if err := s.EnqueueMail(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if job, ok, _ := s.ClaimMail(ctx, now, time.Minute); !ok || job != "a" {
+		t.Fatalf("claim: %q %v", job, ok)
+	}
+	if err := s.DeferMail(ctx, "a", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.ClaimMail(ctx, now.Add(59*time.Minute), time.Minute); ok {
+		t.Fatal("a deferred job came back before its time")
+	}
+	if job, ok, _ := s.ClaimMail(ctx, now.Add(61*time.Minute), time.Minute); !ok || job != "a" {
+		t.Fatalf("after its time: %q %v", job, ok)
+	}
+	// Deferring a job no longer in flight does not bring it back.
+	_ = s.AckMail(ctx, "a")
+	_ = s.DeferMail(ctx, "a", now.Add(2*time.Hour))
+	if _, ok, _ := s.ClaimMail(ctx, now.Add(3*time.Hour), time.Minute); ok {
+		t.Error("an acknowledged job came back after DeferMail")
+	}
+}

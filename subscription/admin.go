@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -22,22 +23,46 @@ type AddRequest struct {
 	Consent string
 }
 
+// AddResult says what Add did.
+type AddResult int
+
+// The results of Add.
+const (
+	AddExisting    AddResult = iota // known already: returned unchanged
+	AddCreated                      // a new subscriber
+	AddReactivated                  // an unsubscribed or bounced address made active
+)
+
+// String is how the CLI and the API say it: "already there", "added",
+// "reactivated".
+func (r AddResult) String() string {
+	switch r {
+	case AddCreated:
+		return "added"
+	case AddReactivated:
+		return "reactivated"
+	}
+	return "already there"
+}
+
 // Add adds a subscriber for an admin. An erased address is refused
-// (digest.ErrSuppressed); a known one is returned unchanged with false.
-func (s *Service) Add(ctx context.Context, req AddRequest) (digest.Subscriber, bool, error) {
+// (digest.ErrSuppressed). A known one is returned unchanged, unless it
+// unsubscribed or bounced and the admin adds it as active: then it is
+// active again, with the admin's consent record (AddReactivated).
+func (s *Service) Add(ctx context.Context, req AddRequest) (digest.Subscriber, AddResult, error) {
 	email, err := checkEmail(req.Email)
 	if err != nil {
-		return digest.Subscriber{}, false, err
+		return digest.Subscriber{}, AddExisting, err
 	}
 	name, err := checkName(req.Name)
 	if err != nil {
-		return digest.Subscriber{}, false, err
+		return digest.Subscriber{}, AddExisting, err
 	}
 	if req.Status == "" {
 		req.Status = digest.Pending
 	}
 	if req.Status != digest.Pending && req.Status != digest.Active {
-		return digest.Subscriber{}, false, &FieldError{Field: "status", Message: `must be "pending" or "active"`}
+		return digest.Subscriber{}, AddExisting, &FieldError{Field: "status", Message: `must be "pending" or "active"`}
 	}
 	now := s.now().UTC()
 	consent := digest.Consent{Source: "admin", SubscribedAt: now, Text: truncate(strings.TrimSpace(req.Consent), 200)}
@@ -48,15 +73,40 @@ func (s *Service) Add(ctx context.Context, req AddRequest) (digest.Subscriber, b
 		Email: email, Name: name, Status: req.Status, Format: digest.FormatHTML, Consent: consent,
 	}, false)
 	if err != nil {
-		return digest.Subscriber{}, false, fmt.Errorf("subscription: add: %w", err)
+		return digest.Subscriber{}, AddExisting, fmt.Errorf("subscription: add: %w", err)
 	}
-	if created && sub.Status == digest.Pending {
+	if !created {
+		if req.Status != digest.Active || (sub.Status != digest.Unsubscribed && sub.Status != digest.Bounced) {
+			return sub, AddExisting, nil
+		}
+		reactivated := false
+		sub, err = s.store.UpdateSubscriber(ctx, sub.ID, func(x *digest.Subscriber) error {
+			reactivated = false
+			if x.Status != digest.Unsubscribed && x.Status != digest.Bounced {
+				return digest.ErrUnchanged
+			}
+			x.Status, x.Consent, reactivated = digest.Active, consent, true
+			if name != "" {
+				x.Name = name
+			}
+			return nil
+		})
+		if err != nil {
+			return digest.Subscriber{}, AddExisting, fmt.Errorf("subscription: add: %w", err)
+		}
+		if !reactivated {
+			return sub, AddExisting, nil
+		}
+		s.logger.Info("Subscriber reactivated by an admin", slog.Int64("subscriber", sub.ID))
+		return sub, AddReactivated, nil
+	}
+	if sub.Status == digest.Pending {
 		if err := s.sendConfirmation(ctx, sub.ID, false); err != nil {
-			return sub, true, err
+			return sub, AddCreated, err
 		}
 		sub, err = s.store.Subscriber(ctx, sub.ID)
 	}
-	return sub, created, err
+	return sub, AddCreated, err
 }
 
 // Get returns the subscriber with this email.

@@ -55,7 +55,7 @@ func recording(t *testing.T, f *fixture) *rendered {
 	}
 	composer, _ := mailer.NewComposer("Test <news@example.com>", func() time.Time { return f.now })
 	r := &rendered{}
-	f.svc = serviceOn(f, f.store, mailer.New(composer, md, slog.New(slog.DiscardHandler)), r)
+	f.svc = serviceOn(f, f.store, mailer.New(composer, md, nil, slog.New(slog.DiscardHandler)), r)
 	return r
 }
 
@@ -448,7 +448,7 @@ func TestAdminAdd(t *testing.T) {
 	r := recording(t, f)
 	ctx := context.Background()
 	pending, created, err := f.svc.Add(ctx, subscription.AddRequest{Email: "P@Example.com", Name: "P"})
-	if err != nil || !created || pending.Status != digest.Pending || pending.ConfirmSentAt.IsZero() ||
+	if err != nil || created != subscription.AddCreated || pending.Status != digest.Pending || pending.ConfirmSentAt.IsZero() ||
 		pending.Consent.Source != "admin" || !pending.Consent.ConfirmedAt.IsZero() || pending.Email != "p@example.com" {
 		t.Errorf("pending add: %+v %v %v", pending, created, err)
 	}
@@ -460,7 +460,7 @@ func TestAdminAdd(t *testing.T) {
 		t.Errorf("active add: %+v %v", active, err)
 	}
 	again, created, err := f.svc.Add(ctx, subscription.AddRequest{Email: "a@example.com", Status: digest.Pending, Name: "Other"})
-	if err != nil || created || again.Status != digest.Active || again.Name != "" {
+	if err != nil || created != subscription.AddExisting || again.Status != digest.Active || again.Name != "" {
 		t.Errorf("adding a known address: %+v created=%v %v", again, created, err)
 	}
 	for _, bad := range []subscription.AddRequest{{Email: "b@example.com", Status: digest.Bounced}, {Email: "b@example.com", Status: "x"},

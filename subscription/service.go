@@ -37,6 +37,7 @@ type Store interface {
 	// ClaimMailbox reports whether mailbox (a digest.MailboxKey) got no
 	// confirmation mail in the window before now, and if so counts this one.
 	ClaimMailbox(ctx context.Context, mailbox string, now time.Time, window time.Duration) (bool, error)
+	DeferMail(ctx context.Context, job string, until time.Time) error
 }
 
 // Sender sends one email. mailer.Mailer meets it.
@@ -44,10 +45,12 @@ type Sender interface {
 	Send(ctx context.Context, m mailer.Message) error
 }
 
-// ConfirmationMail is what the confirmation email says.
+// ConfirmationMail is what the confirmation email says: what the reader
+// signs up for, and the links — nothing from the form.
 type ConfirmationMail struct {
 	SiteTitle      string
-	Name           string
+	SiteURL        string
+	Frequency      string // how often editions are mailed: "once a day"
 	ConfirmURL     string
 	PreferencesURL string
 	// AlreadyActive: the address is already subscribed; the mail says so
@@ -59,6 +62,9 @@ type ConfirmationMail struct {
 type Config struct {
 	Title   string
 	BaseURL *url.URL
+	// Frequency says how often editions are mailed, in the confirmation
+	// mail ("once a day").
+	Frequency string
 	// ConsentText is the version of the consent text the form shows,
 	// recorded with each subscription.
 	ConsentText string
@@ -94,6 +100,9 @@ type Service struct {
 func New(store Store, mail Sender, tokens *Signer, cfg Config, now func() time.Time, logger *slog.Logger) *Service {
 	if cfg.ConfirmTTL == 0 {
 		cfg.ConfirmTTL = 48 * time.Hour
+	}
+	if cfg.Frequency == "" {
+		cfg.Frequency = "once a day"
 	}
 	if cfg.ResendAfter == 0 {
 		cfg.ResendAfter = 24 * time.Hour
@@ -148,7 +157,9 @@ func checkName(name string) (string, error) {
 // Subscribe records a subscription from the form and sends the
 // confirmation mail: to a new or pending address at most once per
 // ResendAfter, to an active one a note that it is subscribed (also at most
-// once per ResendAfter), to a bounced or complained one nothing. The result
+// once per ResendAfter), to an unsubscribed or bounced one the
+// confirmation mail again (it is pending until confirmed), to a
+// complained one nothing. The result
 // does not depend on whether the address was known, so the caller's answer
 // reveals nothing.
 func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) error {
@@ -177,10 +188,12 @@ func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) error {
 	case (sub.Status == digest.Pending || sub.Status == digest.Active) && s.sentRecently(sub, now):
 		s.logger.Debug("Confirmation mail not queued: sent recently", slog.Int64("subscriber", sub.ID))
 		return nil
-	case sub.Status == digest.Unsubscribed:
-		// Back again: double opt-in again, with a new consent record.
+	case sub.Status == digest.Unsubscribed || sub.Status == digest.Bounced:
+		// Back again: double opt-in again, with a new consent record. A
+		// bounced address too: the confirmation proves the mailbox works
+		// again (a relay's mistake, a mailbox restored).
 		sub, err = s.store.UpdateSubscriber(ctx, sub.ID, func(x *digest.Subscriber) error {
-			if x.Status != digest.Unsubscribed {
+			if x.Status != digest.Unsubscribed && x.Status != digest.Bounced {
 				return digest.ErrUnchanged
 			}
 			x.Status, x.ConfirmSentAt = digest.Pending, time.Time{}
@@ -279,35 +292,6 @@ func (s *Service) UnsubscribeURL(id int64) string {
 // expires.
 func (s *Service) PreferencesURL(id int64) string {
 	return s.link("preferences", s.tokens.Sign(PurposePreferences, id, s.now()))
-}
-
-// ErrExpired says a confirmation link is older than ConfirmTTL; the page
-// offers to send a new one.
-var ErrExpired = errors.New("subscription: the confirmation link has expired")
-
-// ConfirmOutcome says what following a confirmation link did.
-type ConfirmOutcome int
-
-// The confirmation outcomes.
-const (
-	Confirmed        ConfirmOutcome = iota // pending → active
-	AlreadyConfirmed                       // it was active already
-	NotConfirmable                         // unsubscribed, bounced…: nothing done
-)
-
-// ResendConfirmation sends a new confirmation mail for an expired (but
-// genuine) confirmation token, still at most once per ResendAfter.
-func (s *Service) ResendConfirmation(ctx context.Context, token string) error {
-	id, _, err := s.tokens.Verify(PurposeConfirm, token)
-	if err != nil {
-		return err
-	}
-	if err := s.sendConfirmation(ctx, id, false); errors.Is(err, digest.ErrNotFound) {
-		return ErrInvalidToken // erased since
-	} else if err != nil {
-		return err
-	}
-	return nil
 }
 
 // ErrUnavailable says Redis could not be reached: the subscriber a genuine

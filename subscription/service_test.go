@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,7 +44,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.svc = f.withSender(t, mailer.New(composer, md, slog.New(slog.DiscardHandler)))
+	f.svc = f.withSender(t, mailer.New(composer, md, nil, slog.New(slog.DiscardHandler)))
 	return f
 }
 
@@ -68,7 +69,7 @@ func (f *fixture) withSMTP(t *testing.T, mail *smtptest.Server) *subscription.Se
 		t.Fatal(err)
 	}
 	composer, _ := mailer.NewComposer("Test <news@example.com>", func() time.Time { return f.now })
-	return f.withSender(t, mailer.New(composer, smtp, slog.New(slog.DiscardHandler)))
+	return f.withSender(t, mailer.New(composer, smtp, nil, slog.New(slog.DiscardHandler)))
 }
 
 func (f *fixture) mails(t *testing.T) []string {
@@ -136,14 +137,81 @@ func TestUnsubscribedComesBackPending(t *testing.T) {
 	if len(f.mails(t)) != 1 {
 		t.Errorf("no confirmation mail on coming back")
 	}
-	// Bounced addresses get no mail, whatever the form says.
-	bounced, _, _ := f.svc.Add(ctx, subscription.AddRequest{Email: "gone@example.com", Status: digest.Active})
-	_, _ = f.store.UpdateSubscriber(ctx, bounced.ID, func(s *digest.Subscriber) error { s.Status = digest.Bounced; return nil })
+}
+
+// confirmToken returns the token of the confirmation link in mail.
+func confirmToken(t *testing.T, mail string) string {
+	t.Helper()
+	i := strings.Index(mail, "/confirm/")
+	if i < 0 {
+		t.Fatalf("no confirmation link in %q", mail)
+	}
+	return strings.Fields(mail[i+len("/confirm/"):])[0]
+}
+
+// TestBouncedComesBackThroughDoubleOptIn: a bounced address subscribing
+// again gets the confirmation mail (a fresh double opt-in proves the
+// mailbox), and confirming makes it active.
+func TestBouncedComesBackThroughDoubleOptIn(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	sub, _, _ := f.svc.Add(ctx, subscription.AddRequest{Email: "gone@example.com", Status: digest.Active})
+	if ok, err := f.store.Bounce(ctx, sub.ID, f.now); !ok || err != nil {
+		t.Fatalf("bounce: %v %v", ok, err)
+	}
 	if err := f.svc.Subscribe(ctx, subscription.SubscribeRequest{Email: "gone@example.com"}); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.mails(t)) != 1 {
-		t.Errorf("a bounced address was mailed")
+	back, _ := f.store.SubscriberByEmail(ctx, "gone@example.com")
+	if back.Status != digest.Pending || back.Consent.Source != "form" || back.Consent.LeftHow != "" {
+		t.Fatalf("a bounced address subscribing again: %+v", back)
+	}
+	mails := f.mails(t)
+	if len(mails) != 1 {
+		t.Fatalf("%d mails, want the confirmation", len(mails))
+	}
+	if out, err := f.svc.Confirm(ctx, confirmToken(t, mails[0]), "192.0.2.7"); err != nil || out != subscription.Confirmed {
+		t.Fatalf("confirm: %v %v", out, err)
+	}
+	if back, _ = f.store.SubscriberByEmail(ctx, "gone@example.com"); back.Status != digest.Active {
+		t.Errorf("confirmed: %s, want active", back.Status)
+	}
+	counts, _ := f.store.CountSubscribers(ctx)
+	if counts[digest.Active] != 1 || counts[digest.Bounced] != 0 {
+		t.Errorf("counts: %v", counts)
+	}
+}
+
+// TestAdminAddReactivates: an admin adding an unsubscribed or bounced
+// address as active makes it active and says so; as pending, or a
+// complained address, changes nothing.
+func TestAdminAddReactivates(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, left := range []digest.SubscriberStatus{digest.Unsubscribed, digest.Bounced, digest.Complained} {
+		email := string(left) + "@example.com"
+		sub, res, err := f.svc.Add(ctx, subscription.AddRequest{Email: email, Status: digest.Active})
+		if err != nil || res != subscription.AddCreated {
+			t.Fatalf("add: %v %v", res, err)
+		}
+		_, _ = f.store.UpdateSubscriber(ctx, sub.ID, func(s *digest.Subscriber) error { s.Status = left; return nil })
+		if _, res, _ := f.svc.Add(ctx, subscription.AddRequest{Email: email, Status: digest.Pending}); res != subscription.AddExisting {
+			t.Errorf("%s added as pending: %v", left, res)
+		}
+		got, res, err := f.svc.Add(ctx, subscription.AddRequest{Email: email, Status: digest.Active, Consent: "asked by phone"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, wantStatus := subscription.AddReactivated, digest.Active
+		if left == digest.Complained {
+			want, wantStatus = subscription.AddExisting, digest.Complained
+		}
+		if res != want || got.Status != wantStatus {
+			t.Errorf("%s added as active: %v, %s; want %v, %s", left, res, got.Status, want, wantStatus)
+		}
+		if res == subscription.AddReactivated && (res.String() != "reactivated" || got.Consent.Text != "asked by phone" || got.Consent.ConfirmedAt.IsZero()) {
+			t.Errorf("reactivated %s: %q, consent %+v", left, res, got.Consent)
+		}
 	}
 }
 
@@ -263,29 +331,71 @@ func TestConfirmationSurvivesAMailOutage(t *testing.T) {
 	}
 }
 
-// TestConfirmationPolicyBlockIsNoBounce: a 5.7.x refusal is the sender's
-// problem: the mail waits for another try and the reader stays pending.
-func TestConfirmationPolicyBlockIsNoBounce(t *testing.T) {
+// TestConfirmationPermanentRefusalGivesUp: a 5.7.1 refusal of the
+// recipient is given up at once — not retried, not a bounce: the reader
+// stays pending and may subscribe again.
+func TestConfirmationPermanentRefusalGivesUp(t *testing.T) {
 	ctx := context.Background()
 	mail := smtptest.Start(t)
 	f := newFixture(t)
 	f.svc = f.withSMTP(t, mail)
+	var tries atomic.Int64
 	mail.RefuseRecipients(func(string) error {
-		return &gosmtp.SMTPError{Code: 554, EnhancedCode: gosmtp.EnhancedCode{5, 7, 1}, Message: "relaying denied"}
+		tries.Add(1)
+		return &gosmtp.SMTPError{Code: 554, EnhancedCode: gosmtp.EnhancedCode{5, 7, 1}, Message: "refused by policy"}
 	})
 	if err := f.svc.Subscribe(ctx, subscription.SubscribeRequest{Email: "policy@example.com"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.DeliverQueued(ctx); err != nil {
-		t.Fatal(err)
+	for range 10 {
+		if _, err := f.svc.DeliverQueued(ctx); err != nil {
+			t.Fatal(err)
+		}
+		f.now = f.now.Add(time.Hour)
+	}
+	if n := tries.Load(); n != 1 {
+		t.Errorf("a 554 5.7.1 was tried %d times, want once", n)
 	}
 	if p, _ := f.store.SubscriberByEmail(ctx, "policy@example.com"); p.Status != digest.Pending {
 		t.Errorf("a 554 5.7.1 made the subscriber %s", p.Status)
 	}
-	mail.RefuseRecipients(nil)
-	f.now = f.now.Add(2 * time.Minute)
-	f.svc.DeliverQueued(ctx)
-	if mail.Received("policy@example.com") != 1 {
-		t.Errorf("the mail was not sent once the block lifted")
+}
+
+// TestConfirmationBacksOff: a mail the server keeps refusing for now is
+// tried again later each time — not every minute for two days — and given
+// up when its link would have expired.
+func TestConfirmationBacksOff(t *testing.T) {
+	ctx := context.Background()
+	mail := smtptest.Start(t)
+	f := newFixture(t)
+	f.svc = f.withSMTP(t, mail)
+	var tries []time.Time
+	mail.RefuseRecipients(func(string) error {
+		tries = append(tries, f.now)
+		return &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "try later"}
+	})
+	if err := f.svc.Subscribe(ctx, subscription.SubscribeRequest{Email: "later@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	start := f.now
+	for f.now.Sub(start) < 50*time.Hour {
+		if _, err := f.svc.DeliverQueued(ctx); err != nil {
+			t.Fatal(err)
+		}
+		f.now = f.now.Add(time.Minute)
+	}
+	if len(tries) < 10 || len(tries) > 25 {
+		t.Fatalf("%d tries in 50 hours, want 10 to 25: %v", len(tries), tries)
+	}
+	for i := 2; i < len(tries); i++ {
+		if gap, prev := tries[i].Sub(tries[i-1]), tries[i-1].Sub(tries[i-2]); gap < prev && gap < 6*time.Hour {
+			t.Errorf("try %d came %v after the one before, sooner than the gap before it (%v)", i, gap, prev)
+		}
+	}
+	if last := tries[len(tries)-1]; last.Sub(start) > 48*time.Hour {
+		t.Errorf("tried %v after queueing, after the link expired", last.Sub(start))
+	}
+	if last := tries[len(tries)-1]; last.Sub(start) < 36*time.Hour {
+		t.Errorf("last tried %v after queueing: gave up too soon", last.Sub(start))
 	}
 }

@@ -12,10 +12,14 @@ import (
 //go:embed mail/*
 var mailFS embed.FS
 
-// ConfirmationData is what the confirmation mail shows.
+// ConfirmationData is what the confirmation mail shows: what the reader
+// signs up for, and the links. Nothing typed into the form appears in it
+// (not even a name), so the form cannot be used to mail a stranger words
+// of one's choosing.
 type ConfirmationData struct {
 	SiteTitle      string
-	Name           string
+	SiteURL        string
+	Frequency      string // "once a day"
 	ConfirmURL     string
 	PreferencesURL string
 	AlreadyActive  bool

@@ -79,6 +79,13 @@ type consentJSON struct {
 	LeftHow      string `json:"left_how,omitempty"`
 }
 
+// addedJSON is the answer to adding a subscriber: the subscriber, and
+// "added", "already there" or "reactivated".
+type addedJSON struct {
+	subscriberJSON
+	Result string `json:"result"`
+}
+
 func toJSON(sub digest.Subscriber) subscriberJSON {
 	c := sub.Consent
 	return subscriberJSON{
@@ -167,7 +174,7 @@ func (s *Server) addSubscriber(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	sub, created, err := s.subs.Add(r.Context(), subscription.AddRequest{
+	sub, result, err := s.subs.Add(r.Context(), subscription.AddRequest{
 		Email: in.Email, Name: in.Name, Status: digest.SubscriberStatus(in.Status), Consent: in.Consent,
 	})
 	if err != nil {
@@ -175,10 +182,10 @@ func (s *Server) addSubscriber(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	status := http.StatusOK
-	if created {
+	if result == subscription.AddCreated {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, toJSON(sub))
+	writeJSON(w, status, addedJSON{subscriberJSON: toJSON(sub), Result: result.String()})
 }
 
 func decodeJSON(r *http.Request, v any) error {

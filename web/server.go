@@ -165,7 +165,8 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.HandleFunc("GET /subscribe", s.showSubscribeForm)
 	mux.HandleFunc("POST /subscribe", s.subscribe)
-	mux.HandleFunc("GET /confirm/{token}", s.confirm)
+	mux.HandleFunc("GET /confirm/{token}", s.showConfirm)
+	mux.HandleFunc("POST /confirm/{token}", s.confirm)
 	mux.HandleFunc("POST /confirm/{token}/resend", s.resendConfirmation)
 	mux.HandleFunc("GET /unsubscribe/{token}", s.showUnsubscribe)
 	mux.HandleFunc("POST /unsubscribe/{token}", s.unsubscribe)

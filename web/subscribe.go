@@ -150,9 +150,24 @@ func parseForm(r *http.Request) error {
 	return nil
 }
 
+// showConfirm shows the publication's name and one "Confirm my
+// subscription" button. A GET (or HEAD) changes nothing: mail scanners
+// open every link, and an address someone else typed in must not be
+// confirmed by its mail server's link checker.
+func (s *Server) showConfirm(w http.ResponseWriter, r *http.Request) {
+	s.confirmPage(w, r, s.subs.ConfirmState)
+}
+
+// confirm confirms the subscription: the button's POST.
 func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
+	s.confirmPage(w, r, func(ctx context.Context, token string) (subscription.ConfirmOutcome, error) {
+		return s.subs.Confirm(ctx, token, clientIP(r, s.cfg.TrustProxy))
+	})
+}
+
+func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request, do func(context.Context, string) (subscription.ConfirmOutcome, error)) {
 	token := r.PathValue("token")
-	outcome, err := s.subs.Confirm(r.Context(), token, clientIP(r, s.cfg.TrustProxy))
+	outcome, err := do(r.Context(), token)
 	data := s.page()
 	data.Token = token
 	switch {
@@ -166,6 +181,7 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 	}
 	data.Outcome = map[subscription.ConfirmOutcome]string{
 		subscription.Confirmed: "confirmed", subscription.AlreadyConfirmed: "already", subscription.NotConfirmable: "not-confirmable",
+		subscription.Confirmable: "ask",
 	}[outcome]
 	s.render(w, r, http.StatusOK, templates.ConfirmPage, data)
 }

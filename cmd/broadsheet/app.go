@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,7 @@ type app struct {
 	messageIDKey []byte // the secret that signs links also keys Message-IDs
 	challenges   *challenge.Issuer
 	outage       *logs.Outage
+	dkim         *mailer.DKIM
 	// Sending editions: set by openSending.
 	digestOf func(digest.Edition) (*mailer.Digest, error)
 	sender   *publish.Sender
@@ -81,6 +83,10 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 	if err != nil {
 		return nil, usageErrorf("--from: %v", err)
 	}
+	dkim, err := cfg.DKIM.load(composer, logger)
+	if err != nil {
+		return nil, err
+	}
 	var transport interface {
 		mailer.Transport
 		mailer.Opener
@@ -116,7 +122,7 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 	ping.Store(&storePing)
 	m := newMetrics(st)
 	a := &app{cfg: cfg, logger: logger, redis: conn, store: st, pages: pages, metrics: m, outage: outage,
-		mail: mailer.New(composer, transport, logger), composer: composer, opener: transport}
+		mail: mailer.New(composer, transport, dkim, logger), composer: composer, opener: transport, dkim: dkim}
 	a.pub = publish.New(st, pages, publish.Config{
 		Title:    cfg.Title,
 		BaseURL:  cfg.baseURL,
@@ -165,6 +171,7 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 	}
 	a.subs = subscription.New(st, a.mail, signer, subscription.Config{
 		Title: cfg.Title, BaseURL: cfg.baseURL, ConsentText: cfg.ConsentText, ReturnPath: returnPath, Spool: readerSpool,
+		Frequency: strings.TrimSpace(cfg.Frequency),
 		RenderConfirmation: func(m subscription.ConfirmationMail) (string, string, string, error) {
 			return mails.Confirmation(templates.ConfirmationData(m))
 		},
@@ -182,7 +189,7 @@ func (a *app) openSending() error {
 	if err := cfg.validateSending(); err != nil {
 		return err
 	}
-	editionMails, digestCfg, err := cfg.Mail.load(cfg, a.composer)
+	editionMails, digestCfg, err := cfg.Mail.load(cfg, a.dkim)
 	if err != nil {
 		return err
 	}
@@ -197,10 +204,15 @@ func (a *app) openSending() error {
 	}
 	engine := mailer.NewEngine(a.store, a.store, a.subs, a.opener, a.digestOf, mailer.EngineOptions{
 		Connections: cfg.SMTPConnections, Rate: cfg.SendRate, RetryFor: cfg.RetryFor, Lease: cfg.SendLease,
-		Owner: senderName(), Logger: a.logger, Observer: a.metrics, Pacer: a.store,
+		BounceBreaker: cfg.bounceBreaker,
+		Owner:         senderName(), Logger: a.logger, Observer: a.metrics, Pacer: a.store,
 	})
 	a.sender = publish.NewSender(engine, a.store, a.store, time.Now, a.logger)
-	cfg.Mail.warn(a.logger, a.composer, digestCfg)
+	cfg.Mail.warn(a.logger)
+	if cfg.SMTPURL != "" && cfg.baseURL.Scheme == "http" {
+		a.logger.Warn("The base URL is http://, so the edition mail's one-click unsubscribe link is too: Gmail and Yahoo require an https one; set --base-url https://…",
+			slog.String("base_url", cfg.baseURL.String()))
+	}
 	return nil
 }
 

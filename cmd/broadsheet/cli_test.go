@@ -143,6 +143,8 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"bad build source", []string{"build", "--source", latin1, "--data-dir", dir}, "not UTF-8"},
 		{"negative catch-up", []string{"serve", "--catch-up", "-1s"}, "--catch-up must not be negative"},
 		{"no subscribe rate", []string{"serve", "--subscribe-rate", "0"}, "--subscribe-rate must be at least 1"},
+		{"bounce breaker over 100%", []string{"send", "--bounce-breaker", "120%", "--data-dir", dir}, `--bounce-breaker "120%" is not a percentage`},
+		{"bounce breaker not a number", []string{"send", "--bounce-breaker", "lots", "--data-dir", dir}, `--bounce-breaker "lots"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,11 +49,15 @@ type config struct {
 	SendRate         float64
 	RetryFor         time.Duration
 	SendLease        time.Duration
+	BounceBreaker    string
+	bounceBreaker    float64 // BounceBreaker as a share, by validateSending
 	From             string
 	SubscribeRate    int
 	TrustProxy       string
 	SubscribeOrigins string
 	ConsentText      string
+	Frequency        string
+	DKIM             dkimSettings
 	// Reports that come back (feedback/).
 	BounceAddress      string
 	UnsubscribeMailbox string
@@ -162,6 +168,8 @@ func (c *config) siteFlags(f *envFlags) {
 // subscribers needs.
 func (c *config) mailFlags(f *envFlags) {
 	f.string(&c.From, "from", "Daily Brief <news@localhost.localdomain>", "sender of every mail, e.g. \"Daily Brief <news@example.com>\"")
+	c.DKIM.flags(f)
+	f.string(&c.Frequency, "frequency", "once a day", `how often editions are mailed, as the confirmation mail says it ("It comes by email once a day")`)
 	f.string(&c.ConsentText, "consent-version", "1", "version of the consent text the subscribe form shows, recorded with each subscription")
 	f.string(&c.BounceAddress, "bounce-address", "", "address reports come back to, e.g. bounces@news.example.com: every mail's envelope sender becomes bounces+TAG@… naming its subscriber (VERP), and List-Unsubscribe gets a per-subscriber mailto:; empty: no mailto: and the From address as envelope sender")
 	f.string(&c.UnsubscribeMailbox, "unsubscribe-mailbox", "", `with --bounce-address, the address whose +TAG variants List-Unsubscribe's mailto: names (default unsubscribe@ the bounce domain; "-" for no mailto:)`)
@@ -174,6 +182,7 @@ func (c *config) sendFlags(f *envFlags) {
 	f.int(&c.SMTPConnections, "smtp-connections", 10, "SMTP connections sending an edition at once")
 	f.float(&c.SendRate, "send-rate", 0, "messages per second at most, over all connections (0: no limit)")
 	f.duration(&c.RetryFor, "retry-for", 6*time.Hour, "how long a message refused for now (4xx, network) is tried again")
+	f.string(&c.BounceBreaker, "bounce-breaker", "20%", "pause a send when more than this share of the last 200 recipients tried were refused permanently (a relay refusing everyone), and bounce none of them")
 	f.duration(&c.SendLease, "send-lease", 15*time.Second, "a sender's hold on a send job, renewed while it lives: after a crash, another instance takes the job over within this plus 5s (at most 25s)")
 }
 
@@ -275,6 +284,9 @@ func (c *config) validate() error {
 	if strings.ContainsAny(c.Title, "\r\n") {
 		return usageErrorf("--title must be one line")
 	}
+	if f := c.Frequency; f != "" && (strings.TrimSpace(f) == "" || len(f) > 100 || strings.ContainsAny(f, "\r\n")) {
+		return usageErrorf("--frequency must be one line of at most 100 bytes, such as \"once a day\"")
+	}
 	return nil
 }
 
@@ -289,7 +301,21 @@ func (c *config) validateSending() error {
 	if c.SendLease < time.Second || c.SendLease > 25*time.Second {
 		return usageErrorf("--send-lease must be from 1s to 25s (a job left by a crash is taken over within the lease plus 5s)")
 	}
+	share, err := parsePercent(c.BounceBreaker)
+	if err != nil {
+		return usageErrorf("--bounce-breaker %q is not a percentage from 1%% to 100%%, such as 20%%", c.BounceBreaker)
+	}
+	c.bounceBreaker = share
 	return nil
+}
+
+// parsePercent reads "20%" (or "20") as 0.2; it must be from 1% to 100%.
+func parsePercent(s string) (float64, error) {
+	v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%")), 64)
+	if err != nil || v < 1 || v > 100 {
+		return 0, errors.New("not a percentage from 1% to 100%")
+	}
+	return v / 100, nil
 }
 
 // defaultHost turns a listen address into the host of the default base

@@ -59,7 +59,7 @@ func TestSendSurvivesKill9(t *testing.T) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for job.State != "done" {
 		if time.Now().After(deadline) {
-			t.Fatalf("the job was not finished 2 minutes after the restart: %+v", job)
+			t.Fatalf("the job was not finished 2 minutes after the restart: %+v\nserve's log:\n%s", job, s.server.cli.stderr.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 		s.admin(t, "GET", "/api/editions/2026-11-23/send", "", nil, &job)

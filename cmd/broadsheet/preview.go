@@ -18,61 +18,48 @@ type mailSettings struct {
 	PostalAddress string
 	TemplatesDir  string
 	Subject       string
-	DKIMKeyFile   string
-	DKIMSelector  string
-	DKIMDomain    string
+	ReplyTo       string
+	ListHelp      string
 }
 
 func (s *mailSettings) flags(f *envFlags) {
 	f.string(&s.PostalAddress, "postal-address", "", `the sender's postal address, printed at the foot of every edition mail (CAN-SPAM and similar laws require one); "\n" separates lines`)
 	f.string(&s.TemplatesDir, "templates-dir", "", "directory whose edition.html and edition.txt replace the embedded mail templates")
 	f.string(&s.Subject, "subject", templates.DefaultSubject, "the edition mail's subject, a Go template: .Title is the publication, .Lead.Title the lead's title, .Date the day written out")
-	f.string(&s.DKIMKeyFile, "dkim-key-file", "", "PEM private key (RSA or Ed25519) signing every edition mail with DKIM; empty: unsigned")
-	f.string(&s.DKIMSelector, "dkim-selector", "", "DKIM selector: the key's public half is published at SELECTOR._domainkey.DOMAIN")
-	f.string(&s.DKIMDomain, "dkim-domain", "", "DKIM signing domain (default: the --from domain)")
+	f.string(&s.ReplyTo, "reply-to", "", `Reply-To of the edition mail, e.g. "The Desk <desk@example.com>" (default: none: replies go to --from)`)
+	f.string(&s.ListHelp, "list-help", "", "List-Help URI of the edition mail: an https: page or a mailto: address (default: none)")
 }
 
-// load parses the mail templates (with their overrides) and the DKIM key.
-// Every mistake is a usage error naming its flag.
-func (s *mailSettings) load(cfg *config, composer *mailer.Composer) (*templates.EditionMail, mailer.DigestConfig, error) {
+// load parses the mail templates (with their overrides). Every mistake is
+// a usage error naming its flag.
+func (s *mailSettings) load(cfg *config, dkim *mailer.DKIM) (*templates.EditionMail, mailer.DigestConfig, error) {
 	mails, err := templates.NewEditionMail(templates.EditionMailOptions{Dir: s.TemplatesDir, Subject: s.Subject})
 	if err != nil {
 		return nil, mailer.DigestConfig{}, usageErrorf("mail templates (--templates-dir, --subject): %v", err)
 	}
 	dc := mailer.DigestConfig{
-		Site: templates.MailSite{Title: cfg.Title, Base: cfg.baseURL, PostalAddress: s.PostalAddress},
+		Site:     templates.MailSite{Title: cfg.Title, Base: cfg.baseURL, PostalAddress: s.PostalAddress},
+		DKIM:     dkim,
+		ReplyTo:  strings.TrimSpace(s.ReplyTo),
+		ListHelp: strings.TrimSpace(s.ListHelp),
 	}
-	switch {
-	case s.DKIMKeyFile == "" && (s.DKIMSelector != "" || s.DKIMDomain != ""):
-		return nil, mailer.DigestConfig{}, usageErrorf("--dkim-selector and --dkim-domain need --dkim-key-file")
-	case s.DKIMKeyFile != "":
-		if s.DKIMSelector == "" {
-			return nil, mailer.DigestConfig{}, usageErrorf("--dkim-key-file needs --dkim-selector")
+	if dc.ReplyTo != "" {
+		if _, err := mailer.ReplyToField(dc.ReplyTo); err != nil {
+			return nil, mailer.DigestConfig{}, usageErrorf("--reply-to: %v", err)
 		}
-		domain := s.DKIMDomain
-		if domain == "" {
-			addr := composer.From().Address
-			domain = addr[strings.LastIndexByte(addr, '@')+1:]
-		}
-		if dc.DKIM, err = mailer.LoadDKIM(s.DKIMKeyFile, domain, s.DKIMSelector); err != nil {
-			return nil, mailer.DigestConfig{}, usageErrorf("--dkim-key-file: %v", err)
+	}
+	if dc.ListHelp != "" {
+		if err := mailer.CheckListHelp(dc.ListHelp); err != nil {
+			return nil, mailer.DigestConfig{}, usageErrorf("--list-help: %v", err)
 		}
 	}
 	return mails, dc, nil
 }
 
 // warn logs the settings a sender of bulk mail will regret.
-func (s *mailSettings) warn(logger *slog.Logger, composer *mailer.Composer, dc mailer.DigestConfig) {
+func (s *mailSettings) warn(logger *slog.Logger) {
 	if strings.TrimSpace(s.PostalAddress) == "" {
 		logger.Warn("No postal address in the edition mail: set BROADSHEET_POSTAL_ADDRESS (CAN-SPAM and similar laws require one)")
-	}
-	if dc.DKIM != nil {
-		addr := composer.From().Address
-		from := strings.ToLower(addr[strings.LastIndexByte(addr, '@')+1:])
-		if from != dc.DKIM.Domain() && !strings.HasSuffix(from, "."+dc.DKIM.Domain()) {
-			logger.Warn("The DKIM domain is not the sender's: DMARC will not count the signature",
-				slog.String("dkim_domain", dc.DKIM.Domain()), slog.String("from_domain", from))
-		}
 	}
 }
 

@@ -143,6 +143,8 @@ func TestPreviewRefuses(t *testing.T) {
 		{"bad subject", []string{"preview", "--subject", "{{.Nope}}"}, "--subject"},
 		{"no edition yet", []string{"preview", "--redis-prefix", "empty:"}, "no edition yet"},
 		{"DKIM without selector", []string{"preview", "--dkim-key-file", broken}, "--dkim-selector"},
+		{"bad reply-to", []string{"preview", "--reply-to", "not an address"}, "--reply-to"},
+		{"bad list-help", []string{"preview", "--list-help", "ftp://x.example/"}, "--list-help"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -181,6 +183,9 @@ func TestPreviewDKIM(t *testing.T) {
 		}})
 	if err != nil || len(verifications) != 1 || verifications[0].Err != nil {
 		t.Fatalf("verify: %v %+v", err, verifications)
+	}
+	if !strings.Contains(c.stderr.String(), "Only an Ed25519 DKIM key") {
+		t.Errorf("an Ed25519 key alone starts without a warning:\n%s", c.stderr.String())
 	}
 }
 

@@ -145,8 +145,13 @@ func TestSendCLI(t *testing.T) {
 	if len(mail.Messages()) != 0 {
 		t.Fatal("a dry run sent mail")
 	}
+	c.stderr.Reset()
 	if code := c.run(context.Background(), "send"); code != 0 || !strings.Contains(c.stdout.String(), "done — sent 40, failed 0") {
 		t.Fatalf("send: %d\n%s\n%s", code, c.stdout.String(), c.stderr.String())
+	}
+	// An http:// base URL with a real SMTP server: warned, once.
+	if n := strings.Count(c.stderr.String(), "Gmail and Yahoo require an https one"); n != 1 {
+		t.Errorf("the http base URL warning appears %d times:\n%s", n, c.stderr.String())
 	}
 	if code := c.run(context.Background(), "send"); code != 0 || len(mail.Messages()) != 40 {
 		t.Errorf("a second send: %d, %d messages", code, len(mail.Messages()))

@@ -126,6 +126,7 @@ func (s *stack) admin(t *testing.T, method, path, contentType string, body io.Re
 type subscriberView struct {
 	Email, Name, Status, Format string
 	Consent                     map[string]string
+	Result                      string // of an add
 }
 
 func (s *stack) subscriber(t *testing.T, email string) subscriberView {
@@ -172,11 +173,41 @@ func TestSubscriptionFlow(t *testing.T) {
 		t.Errorf("before confirming: %+v", v)
 	}
 
-	if resp, body := get(t, link); resp.StatusCode != 200 || !strings.Contains(body, "You are subscribed") {
-		t.Fatalf("confirm: %d\n%s", resp.StatusCode, body)
+	// The mail says what the reader signs up for, and nothing typed into
+	// the form: not even the name.
+	for _, want := range []string{"The Test Times", s.url, "once a day"} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("the confirmation mail does not say %q:\n%s", want, raw)
+		}
 	}
-	if resp, body := get(t, link); resp.StatusCode != 200 || !strings.Contains(body, "Already confirmed") {
+	if strings.Contains(string(msgs[0].Data), "Ann") {
+		t.Errorf("the confirmation mail holds the name typed into the form:\n%s", msgs[0].Data)
+	}
+
+	// A mail scanner's HEAD and GET change nothing: the page shows the
+	// publication and one button.
+	req, _ := http.NewRequest("HEAD", link, nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("HEAD confirm: %v %v", resp, err)
+	}
+	for range 2 {
+		resp, body := get(t, link)
+		if resp.StatusCode != 200 || !strings.Contains(body, "The Test Times") || strings.Count(body, "<button") != 1 ||
+			!strings.Contains(body, ">Confirm my subscription</button>") || !strings.Contains(body, `<form method="post"`) {
+			t.Fatalf("GET confirm: %d\n%s", resp.StatusCode, body)
+		}
+	}
+	if v := s.subscriber(t, "reader@example.com"); v.Status != "pending" {
+		t.Fatalf("HEAD and GET on the confirmation link made the subscriber %s", v.Status)
+	}
+	if resp, body := post(t, link, formType, nil); resp.StatusCode != 200 || !strings.Contains(body, "You are subscribed") {
+		t.Fatalf("POST confirm: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, body := post(t, link, formType, nil); resp.StatusCode != 200 || !strings.Contains(body, "Already confirmed") {
 		t.Errorf("confirm again: %d", resp.StatusCode)
+	}
+	if resp, body := get(t, link); resp.StatusCode != 200 || !strings.Contains(body, "Already confirmed") || strings.Contains(body, "<button") {
+		t.Errorf("GET after confirming: %d\n%s", resp.StatusCode, body)
 	}
 	v := s.subscriber(t, "reader@example.com")
 	if v.Status != "active" || v.Consent["confirmed_at"] == "" || v.Consent["confirm_ip"] != "127.0.0.1" {
@@ -223,6 +254,15 @@ func TestSubscriptionFlow(t *testing.T) {
 	}
 	if n := len(s.smtp.Messages()); n != 1 {
 		t.Errorf("%d mails sent, want only the confirmation", n)
+	}
+	// An admin adding the address as active again reactivates it.
+	var back subscriberView
+	if code := s.admin(t, "POST", "/api/subscribers", "application/json",
+		strings.NewReader(`{"email":"reader@example.com","status":"active","consent":"asked by phone"}`), &back); code != 200 {
+		t.Fatalf("POST /api/subscribers for an unsubscribed address: %d", code)
+	}
+	if back.Status != "active" || back.Result != "reactivated" || back.Consent["text"] != "asked by phone" {
+		t.Errorf("reactivated: %+v", back)
 	}
 }
 
@@ -372,7 +412,7 @@ func TestAdminAPI(t *testing.T) {
 		strings.NewReader(`{"email":"Vip@Example.com","name":"V. I. P.","status":"active","consent":"signed up at the fair"}`), &added); code != 201 {
 		t.Fatalf("POST /api/subscribers: %d", code)
 	}
-	if added.Email != "vip@example.com" || added.Status != "active" || added.Consent["text"] != "signed up at the fair" {
+	if added.Email != "vip@example.com" || added.Status != "active" || added.Consent["text"] != "signed up at the fair" || added.Result != "added" {
 		t.Errorf("added: %+v", added)
 	}
 	if code := s.admin(t, "POST", "/api/subscribers", "application/json", strings.NewReader(`{"email":"new@example.com"}`), nil); code != 201 {

@@ -69,15 +69,12 @@ func runSubscribers(ctx context.Context, args []string, sys stdio) error {
 	s := a.subs
 	switch verb {
 	case "add":
-		sub, created, err := s.Add(ctx, subscription.AddRequest{Email: positional[0], Name: *name,
+		sub, result, err := s.Add(ctx, subscription.AddRequest{Email: positional[0], Name: *name,
 			Status: digest.SubscriberStatus(*status), Consent: *consent})
 		if err != nil {
 			return cliError(err)
 		}
-		what := "added"
-		if !created {
-			what = "already there"
-		}
+		what := result.String()
 		// A pending subscriber's confirmation mail is queued: send it now,
 		// whether or not a serve is running to do it.
 		if _, err := s.DeliverQueued(ctx); err != nil {

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/broadsheet-news/broadsheet/internal/redistest"
+	"github.com/broadsheet-news/broadsheet/store"
 )
 
 func TestSubscribersCLI(t *testing.T) {
@@ -50,6 +53,19 @@ func TestSubscribersCLI(t *testing.T) {
 	}
 	if out := run(0, "subscribers", "export"); !strings.HasPrefix(out, "email,name,status,format,subscribed_at,confirmed_at\nann@example.com,Ann,active,html,") {
 		t.Errorf("export:\n%s", out)
+	}
+	// A bounced address added again as active is reactivated.
+	cfg := &config{RedisURL: c.env["BROADSHEET_REDIS_URL"], DataDir: c.env["BROADSHEET_DATA_DIR"]}
+	conn, err := openRedis(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.close()
+	if ok, err := store.New(conn.rdb, store.Options{}).Bounce(ctx, 1, time.Now()); !ok || err != nil {
+		t.Fatalf("bounce ann: %v %v", ok, err)
+	}
+	if out := run(0, "subscribers", "add", "ann@example.com", "--status", "active"); !strings.Contains(out, "ann@example.com: reactivated (active, id 1)") {
+		t.Errorf("add a bounced address as active: %q", out)
 	}
 	run(0, "subscribers", "remove", "b@example.com")
 	run(2, "subscribers", "remove", "b@example.com")

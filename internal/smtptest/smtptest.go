@@ -64,6 +64,18 @@ type Server struct {
 // Start starts a server on a free loopback port, stopped when the test ends.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
+	return StartWith(tb, Options{})
+}
+
+// Options change what the server offers.
+type Options struct {
+	// SMTPUTF8 offers SMTPUTF8 (RFC 6531): addresses beyond ASCII.
+	SMTPUTF8 bool
+}
+
+// StartWith starts a server offering what opts say.
+func StartWith(tb testing.TB, opts Options) *Server {
+	tb.Helper()
 	s := &Server{
 		arrived:  make(chan struct{}, 1),
 		received: make(map[string]int),
@@ -75,6 +87,7 @@ func Start(tb testing.TB) *Server {
 	// Connections the tests drop on purpose are not news.
 	srv.ErrorLog = log.New(io.Discard, "", 0)
 	srv.AllowInsecureAuth = true
+	srv.EnableSMTPUTF8 = opts.SMTPUTF8
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
 	l, err := net.Listen("tcp", "127.0.0.1:0")
