@@ -164,7 +164,7 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	var started atomic.Bool
 	var daily *publish.Daily
 	if schedule != nil {
-		daily = publish.NewDaily(a.pub, a.sender, a.store, src, cfg.CatchUp, log)
+		daily = publish.NewDaily(a.pub, a.sender, a.store, a.store, src, cfg.CatchUp, log)
 	}
 	wg.Go(func() {
 		defer started.Store(true)
