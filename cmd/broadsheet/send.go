@@ -64,8 +64,7 @@ func runSend(ctx context.Context, args []string, sys stdio) error {
 			fmt.Fprintf(sys.stdout, "%s: sent to the %d active subscriber(s) who joined since it was sent\n", e.ID, job.CatchUp)
 		}
 	}
-	fmt.Fprintf(sys.stdout, "%s: %s — sent %d, failed %d (bounced %d), waiting for a retry %d, of %d active subscribers\n",
-		job.Edition, job.State, job.Sent, job.Failed, job.Bounced, job.Retrying, job.Total)
+	fmt.Fprintln(sys.stdout, sendSummary(job))
 	if job.Reason != "" {
 		fmt.Fprintf(sys.stdout, "reason: %s\n", job.Reason)
 	}
@@ -73,6 +72,25 @@ func runSend(ctx context.Context, args []string, sys stdio) error {
 		return fmt.Errorf("the send of %s is paused: %s (resume it with POST /api/editions/%s/send/resume)", job.Edition, job.Reason, job.Edition)
 	}
 	return nil
+}
+
+// sendSummary is the line send ends with. The audience is the job's: the
+// active subscribers when it started, or more when a resend reached
+// readers who joined since (the job's total counts only the first).
+func sendSummary(job digest.SendJob) string {
+	audience := max(job.Total, job.Sent+job.Failed+job.Retrying)
+	if audience == 0 {
+		return fmt.Sprintf("%s: %s — no active subscribers: nothing sent", job.Edition, job.State)
+	}
+	return fmt.Sprintf("%s: %s — sent %d, failed %d (bounced %d), waiting for a retry %d, of %d active %s",
+		job.Edition, job.State, job.Sent, job.Failed, job.Bounced, job.Retrying, audience, plural(audience, "subscriber", "subscribers"))
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // sendTest sends the edition to one address, as a subscriber would get it,

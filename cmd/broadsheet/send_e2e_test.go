@@ -160,3 +160,24 @@ func TestSendCLI(t *testing.T) {
 		t.Errorf("an unknown edition: exit %d", code)
 	}
 }
+
+// TestSendSummaryCounts: the summary names the audience the job reached —
+// none at first, then the reader who joined and got it by --resend-failed
+// (the job's own total still counts the audience at its start).
+func TestSendSummaryCounts(t *testing.T) {
+	mail, env := newStackEnv(t)
+	c := &cli{env: env}
+	if code := c.run(context.Background(), "build", "--date", "2026-11-22"); code != 0 {
+		t.Fatal(c.stderr.String())
+	}
+	if code := c.run(context.Background(), "send"); code != 0 || !strings.Contains(c.stdout.String(), "2026-11-22: done — no active subscribers: nothing sent") {
+		t.Fatalf("send to nobody: %d\n%s", code, c.stdout.String())
+	}
+	addActive(t, env, 1)
+	if code := c.run(context.Background(), "send", "--resend-failed"); code != 0 || !strings.Contains(c.stdout.String(), "sent 1, failed 0 (bounced 0), waiting for a retry 0, of 1 active subscriber\n") {
+		t.Fatalf("resend to the newcomer: %d\n%s", code, c.stdout.String())
+	}
+	if n := len(mail.Messages()); n != 1 {
+		t.Errorf("%d messages, want 1", n)
+	}
+}
