@@ -45,6 +45,10 @@ type app struct {
 	// Reports coming back: set when --bounce-address is.
 	signer    *subscription.Signer
 	addresses *feedback.Addresses
+	// warnMail logs the mail settings a bulk sender will regret (no
+	// postal address, a DKIM domain not the sender's): called once, by
+	// the commands that mail editions.
+	warnMail func()
 }
 
 // newApp validates cfg and wires the parts. Close releases them.
@@ -122,6 +126,7 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 		BaseURL:  cfg.baseURL,
 		Location: cfg.location,
 		Observer: m,
+		Schedule: cfg.schedule,
 	}, time.Now, logger)
 
 	secrets := cfg.Secrets
@@ -174,9 +179,9 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 
 // openSending wires what mails editions — the edition mail's templates
 // (with their overrides) and DKIM key, the delivery engine, the sender —
-// for the commands that do (serve, send, preview): a mistake in them stops
-// the command at start, with the file and line. Other commands neither
-// load nor check them.
+// for the commands that use them (serve, send, preview): a mistake in them
+// stops the command at start, with the file and line. Other commands
+// neither load nor check them.
 func (a *app) openSending() error {
 	cfg := a.cfg
 	if err := cfg.validateSending(); err != nil {
@@ -200,7 +205,7 @@ func (a *app) openSending() error {
 		Owner: senderName(), Logger: a.logger, Observer: a.metrics, Pacer: a.store,
 	})
 	a.sender = publish.NewSender(engine, a.store, a.store, time.Now, a.logger)
-	cfg.Mail.warn(a.logger, a.composer, digestCfg)
+	a.warnMail = func() { cfg.Mail.warn(a.logger, a.composer, digestCfg) }
 	return nil
 }
 

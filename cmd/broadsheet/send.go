@@ -14,12 +14,13 @@ import (
 )
 
 func runSend(ctx context.Context, args []string, sys stdio) error {
-	var cfg config
-	f := newFlags("send", "[--edition ID] [--dry-run] [--test-to ADDR] [--resend-failed] [flags]", sys.getenv)
+	cfg := newConfig()
+	f := newFlags("send", "[--edition YYYY-MM-DD] [--dry-run] [--test-to EMAIL] [--resend-failed] [flags]", sys.getenv)
 	cfg.storeFlags(f)
-	cfg.siteFlags(f)
+	cfg.linkFlags(f)
 	cfg.mailFlags(f)
-	cfg.sendFlags(f)
+	cfg.digestFlags(f)
+	cfg.sendingFlags(f)
 	edition := f.fs.String("edition", "", "the edition's day, YYYY-MM-DD (default: the latest edition)")
 	dryRun := f.fs.Bool("dry-run", false, "say what would be sent, send nothing")
 	testTo := f.fs.String("test-to", "", "send the edition to this address only, outside the delivery ledger")
@@ -45,6 +46,7 @@ func runSend(ctx context.Context, args []string, sys stdio) error {
 	if err != nil && !errors.Is(err, digest.ErrNotFound) {
 		return err
 	}
+	a.warnMail()
 	bar := newProgress(sys.stdout)
 	job, err := a.sender.Send(ctx, e.ID, *resend, bar.update)
 	bar.finish()

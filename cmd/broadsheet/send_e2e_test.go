@@ -31,6 +31,10 @@ func TestSendThroughTheAPI(t *testing.T) {
 	if code := s.admin(t, "POST", "/api/editions", "application/json", strings.NewReader(`{"date":"2026-11-20"}`), &built); code != 201 || built["outcome"] != "created" {
 		t.Fatalf("POST /api/editions: %d %v", code, built)
 	}
+	var refused map[string]any
+	if code := s.admin(t, "POST", "/api/editions", "application/json", strings.NewReader(`{"date":"9999-12-31"}`), &refused); code != 400 || refused["field"] != "date" || !strings.Contains(fmt.Sprint(refused["error"]), "is after tomorrow") {
+		t.Errorf("a day past tomorrow: %d %v", code, refused)
+	}
 	var job jobView
 	send := func(key string) int {
 		req, _ := http.NewRequest("POST", s.url+"api/editions/2026-11-20/send", nil)
@@ -179,5 +183,25 @@ func TestSendSummaryCounts(t *testing.T) {
 	}
 	if n := len(mail.Messages()); n != 1 {
 		t.Errorf("%d messages, want 1", n)
+	}
+}
+
+// TestPostalWarningOnlyWhenMailing: the missing postal address is warned
+// of once, by the commands that mail editions, and not by the others.
+func TestPostalWarningOnlyWhenMailing(t *testing.T) {
+	_, env := newStackEnv(t)
+	addActive(t, env, 1)
+	c := &cli{env: env}
+	for _, args := range [][]string{{"build"}, {"preview"}, {"send", "--dry-run"}, {"subscribers", "count"}, {"send"}} {
+		if code := c.run(context.Background(), args...); code != 0 {
+			t.Fatalf("%v: %d %s", args, code, c.stderr.String())
+		}
+		want := 0
+		if args[0] == "send" && len(args) == 1 {
+			want = 1
+		}
+		if n := strings.Count(c.stderr.String(), "No postal address"); n != want {
+			t.Errorf("%v warned %d times of the postal address, want %d:\n%s", args, n, want, c.stderr.String())
+		}
 	}
 }

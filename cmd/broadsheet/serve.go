@@ -42,16 +42,19 @@ const spoolEvery = time.Second
 const outboxEvery = 250 * time.Millisecond
 
 func runServe(ctx context.Context, args []string, sys stdio) error {
-	var cfg config
+	cfg := newConfig()
 	f := newFlags("serve", "[flags]", sys.getenv)
 	cfg.storeFlags(f)
-	cfg.siteFlags(f)
+	cfg.linkFlags(f)
+	cfg.editionFlags(f)
 	cfg.mailFlags(f)
-	cfg.sendFlags(f)
+	cfg.digestFlags(f)
+	cfg.sendingFlags(f)
+	f.section("")
+	f.string(&cfg.ConsentText, "consent-version", "1", "version of the consent text the subscribe form shows, recorded with each subscription")
 	f.int(&cfg.SubscribeRate, "subscribe-rate", 20, "subscribe requests one client (IPv4 address, IPv6 /64) may make a minute, over all instances; past it, a proof-of-work challenge")
 	f.string(&cfg.TrustProxy, "trust-proxy", "false", `the proxies in front of serve, as CIDR prefixes or addresses ("10.0.0.0/8,127.0.0.1"): the client IP is the right-most X-Forwarded-For address that is not one of them; "true": the peer is one proxy, whatever its address; "false": none`)
 	f.string(&cfg.SubscribeOrigins, "subscribe-origins", "", "other sites (https://example.com,…) whose pages may post the subscribe form; posts from anywhere else get 403")
-	f.string(&cfg.Schedule, "schedule", "0 6 * * *", `cron spec (in --timezone) for building today's edition and sending it; "off" leaves it to an external cron running "broadsheet build" and "broadsheet send"`)
 	f.duration(&cfg.CatchUp, "catch-up", 3*time.Hour, "a scheduled run missed while down is made at start if it was due less than this long ago (later: built, not sent)")
 	cfg.inboundFlags(f)
 	if err := parseFlags(f, args, sys.stdout); err != nil {
@@ -74,8 +77,7 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	if cfg.CatchUp < 0 {
 		return usageErrorf("--catch-up must not be negative (0 builds a missed run without sending it)")
 	}
-	schedule, err := parseSchedule(cfg.Schedule)
-	if err != nil {
+	if _, err := parseSchedule(cfg.Schedule); err != nil {
 		return err
 	}
 	if _, _, err := feedback.ParseSoftLimit(cfg.SoftBounceLimit); err != nil {
@@ -132,7 +134,9 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	if err := a.openSending(); err != nil {
 		return err
 	}
+	a.warnMail()
 	log := a.logger
+	schedule := cfg.schedule
 	site := publish.NewSite(a.pub, log)
 	src := a.source(sys)
 
