@@ -119,7 +119,7 @@ type SubscribeRequest struct {
 func checkEmail(email string) (string, error) {
 	e, err := digest.NormalizeEmail(email)
 	if err != nil {
-		return "", &FieldError{Field: "email", Message: strings.TrimPrefix(err.Error(), digest.ErrBadEmail.Error()+": ")}
+		return "", &FieldError{Field: "email", Message: err.Error()}
 	}
 	return e, nil
 }

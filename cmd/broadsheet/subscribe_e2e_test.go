@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -500,5 +501,24 @@ func TestSubscribeAnswersAlikeWhenMailIsDown(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(body, "Check your inbox") {
 			t.Errorf("request %d (%s) with the mail server down: %d", i, email, resp.StatusCode)
 		}
+	}
+}
+
+// TestAddressRefusalSaysWhy: a bad address is refused with the same
+// sentence on the form, the API and the CLI.
+func TestAddressRefusalSaysWhy(t *testing.T) {
+	s := startStack(t, nil)
+	const why = `email: "not-an-email" has no @`
+	resp, body := post(t, s.url+"subscribe", formType, form("email", "not-an-email"))
+	if resp.StatusCode != 400 || !strings.Contains(html.UnescapeString(body), why) {
+		t.Errorf("the form: %d, no %q in\n%s", resp.StatusCode, why, body)
+	}
+	var apiErr map[string]string
+	if code := s.admin(t, "POST", "/api/subscribers", "application/json", strings.NewReader(`{"email":"not-an-email"}`), &apiErr); code != 400 || apiErr["error"] != why || apiErr["field"] != "email" {
+		t.Errorf("the API: %d %v", code, apiErr)
+	}
+	c := &cli{env: s.cli.env}
+	if code := c.run(t.Context(), "subscribers", "add", "not-an-email"); code != 2 || c.stderr.String() != "broadsheet: "+why+"\n" {
+		t.Errorf("the CLI: exit %d, %q", code, c.stderr.String())
 	}
 }
