@@ -2,8 +2,11 @@
 GO ?= go
 
 .PHONY: run test bench fuzz
+# run builds, then becomes the server (exec): Ctrl-C reaches broadsheet
+# alone, which stops cleanly and exits 0 ("go run" would exit 1).
 run:
-	$(GO) run ./cmd/broadsheet serve
+	$(GO) build -o bin/broadsheet ./cmd/broadsheet
+	exec ./bin/broadsheet serve
 
 test:
 	$(GO) vet ./...

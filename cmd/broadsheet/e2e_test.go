@@ -351,7 +351,8 @@ func TestServeFailsOnTakenPort(t *testing.T) {
 	defer l.Close()
 	c := cli{env: map[string]string{"BROADSHEET_DATA_DIR": t.TempDir()}}
 	code := c.run(context.Background(), "serve", "--listen", l.Addr().String())
-	if code != 1 || !strings.Contains(c.stderr.String(), fmt.Sprintf("listen on %s", l.Addr())) {
+	want := fmt.Sprintf("broadsheet: cannot listen on %s: the address is already in use (by another broadsheet serve?); choose another address with --listen or $BROADSHEET_LISTEN\n", l.Addr())
+	if code != 1 || c.stderr.String() != want {
 		t.Errorf("exit %d, stderr %q", code, c.stderr.String())
 	}
 }
@@ -392,5 +393,20 @@ func TestPrivateRedisShared(t *testing.T) {
 			t.Fatal("the private Redis still answers after the last serve stopped")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestServeWarnsOfAMissingSource: serve on a store with an edition and a
+// --source file that is not there starts (serving what it has) and says
+// so at once.
+func TestServeWarnsOfAMissingSource(t *testing.T) {
+	env := map[string]string{"BROADSHEET_REDIS_URL": "redis://" + redistest.Start(t), "BROADSHEET_DATA_DIR": t.TempDir()}
+	if c := (&cli{env: env}); c.run(context.Background(), "build") != 0 {
+		t.Fatal(c.stderr.String())
+	}
+	missing := filepath.Join(t.TempDir(), "missing.txt")
+	s := startServe(t, env, "--source", missing)
+	if log := s.cli.stderr.String(); !strings.Contains(log, "The source cannot be read") || !strings.Contains(log, "missing.txt") {
+		t.Errorf("no warning of the missing source:\n%s", log)
 	}
 }

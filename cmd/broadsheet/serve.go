@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -86,7 +87,7 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	// Listen before opening Redis, so a taken port fails fast.
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		return listenError(cfg.Listen, err)
 	}
 	defer ln.Close()
 	if cfg.InboundListen != "" && cfg.BounceAddress == "" {
@@ -181,6 +182,8 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 			if _, err := a.pub.Build(ctx, src, ""); err != nil {
 				log.Error("Unable to build the first edition", slog.Any("error", err))
 			}
+		} else if err == nil {
+			checkSource(ctx, cfg.Source, src, log)
 		}
 		site.Changed(ctx)
 	})
@@ -238,6 +241,36 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 		return fmt.Errorf("http server shutdown: %w", err)
 	}
 	return nil
+}
+
+// checkSource reads a file source once at start, so that a missing or
+// broken one is said at once rather than at the next build, hours later.
+// Web sources are not fetched here: the first build checks them.
+func checkSource(ctx context.Context, source string, src publish.Source, log *slog.Logger) {
+	if source == "" || source == "-" {
+		return
+	}
+	if isWebSource(source) {
+		log.Info("The web source is checked on the first build", slog.String("source", source))
+		return
+	}
+	if _, err := src.FrontPage(ctx); err != nil {
+		log.Warn("The source cannot be read: serving the editions already built, but builds fail until it is fixed (--source, $BROADSHEET_SOURCE)",
+			slog.String("source", source), slog.Any("error", err))
+	}
+}
+
+// listenError says why serve cannot listen on addr, naming the flag and
+// the variable that choose another address.
+func listenError(addr string, err error) error {
+	why := err.Error()
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		why = "the address is already in use (by another broadsheet serve?)"
+	case errors.Is(err, syscall.EACCES):
+		why = "permission denied (ports below 1024 need privileges)"
+	}
+	return fmt.Errorf("cannot listen on %s: %s; choose another address with --listen or $BROADSHEET_LISTEN", addr, why)
 }
 
 // cronLogger adapts slog to robfig/cron's logger.
