@@ -410,3 +410,45 @@ func TestServeWarnsOfAMissingSource(t *testing.T) {
 		t.Errorf("no warning of the missing source:\n%s", log)
 	}
 }
+
+// TestEditionPageMeta: an edition page carries a description, a canonical
+// link, Open Graph and Twitter card tags, an icon, and links to the
+// editions before and after it; the icon is served.
+func TestEditionPageMeta(t *testing.T) {
+	addr := freeAddr(t)
+	env := map[string]string{"BROADSHEET_REDIS_URL": "redis://" + redistest.Start(t), "BROADSHEET_DATA_DIR": t.TempDir(),
+		"BROADSHEET_BASE_URL": "https://news.example.com/"}
+	c := &cli{env: env}
+	for _, day := range []string{"2026-11-25", "2026-11-26", "2026-11-27"} {
+		if code := c.run(context.Background(), "build", "--date", day); code != 0 {
+			t.Fatal(c.stderr.String())
+		}
+	}
+	s := startServeAt(t, env, addr)
+	_, body := get(t, s.url+"editions/2026-11-26")
+	for _, want := range []string{
+		`<meta name="description" content="Russian President Vladimir Putin`,
+		`<link rel="canonical" href="https://news.example.com/editions/2026-11-26">`,
+		`<meta property="og:type" content="article">`,
+		`<meta property="og:url" content="https://news.example.com/editions/2026-11-26">`,
+		`<meta property="og:title" content="Unholy Alliance`,
+		`<meta name="twitter:card" content="summary">`,
+		`<link rel="icon" type="image/svg+xml" href="/favicon.svg">`,
+		`href="/editions/2026-11-25" rel="prev"`, `href="/editions/2026-11-27" rel="next"`,
+		`<h1><time datetime="2026-11-26">Thursday, 26 November 2026</time></h1>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the edition page lacks %s", want)
+		}
+	}
+	if _, home := get(t, s.url); !strings.Contains(home, `<link rel="canonical" href="https://news.example.com/">`) || strings.Contains(home, `rel="next"`) {
+		t.Errorf("the home page's canonical link or pager is wrong")
+	}
+	if _, archive := get(t, s.url+"archive"); !strings.Contains(archive, "<h1>Archive</h1>") || strings.Contains(archive, "og:title") {
+		t.Errorf("the archive page has no <h1>, or Open Graph tags of an edition")
+	}
+	resp, icon := get(t, s.url+"favicon.svg")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/svg+xml" || !strings.HasPrefix(icon, "<svg") {
+		t.Errorf("GET /favicon.svg: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}

@@ -79,6 +79,8 @@ func view(width int64, scheme string) chromedp.Action[chromedp.Void] {
 // shoot loads url (after the steps, if any, or instead of them) and returns
 // a full-page PNG, the number of <h1> elements and the page's width.
 func shoot(browser context.Context, width int64, scheme, url string, then ...chromedp.Action[chromedp.Void]) (png []byte, h1s, scrollWidth int64, err error) {
+	browser, cancel := context.WithTimeout(browser, 20*time.Second)
+	defer cancel()
 	steps := append([]chromedp.Action[chromedp.Void]{view(width, scheme), chromedp.Navigate(url)}, then...)
 	if err = chromedp.Do(browser, steps...); err != nil {
 		return nil, 0, 0, err
@@ -152,16 +154,26 @@ func TestReaderPageScreenshots(t *testing.T) {
 			}
 		}
 	}
-	// The unsubscribed page comes after a POST: press the button.
-	for _, scheme := range []string{"light", "dark"} {
-		png, _, _, err := shoot(browser, 390, scheme, s.url+"unsubscribe/"+token(subscription.PurposeUnsubscribe),
-			chromedp.Click(chromedp.CSS(`main form button`)),
-			chromedp.WaitVisible(chromedp.CSS(`main p a[href$="subscribe"]`)))
-		if err != nil {
-			t.Fatalf("unsubscribed-%s: %v", scheme, err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "unsubscribed-390-"+scheme+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
+	// The unsubscribed page comes after a POST: press the button, then
+	// shoot the page it leads to in every size and scheme.
+	if _, _, _, err := shoot(browser, 390, "light", s.url+"unsubscribe/"+token(subscription.PurposeUnsubscribe),
+		chromedp.Click(chromedp.CSS(`main form button`)),
+		chromedp.WaitVisible(chromedp.CSS(`main p a[href$="subscribe"]`))); err != nil {
+		t.Fatalf("unsubscribe: %v", err)
+	}
+	for _, width := range []int64{390, 1280} {
+		for _, scheme := range []string{"light", "dark"} {
+			name := fmt.Sprintf("unsubscribed-%d-%s.png", width, scheme)
+			if err := chromedp.Do(browser, view(width, scheme)); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			png, err := chromedp.Run(browser, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	entries, _ := os.ReadDir(dir)
