@@ -135,7 +135,7 @@ func New(deps Deps, cfg Config) *Server {
 		links: templates.Links{
 			Base: base, Home: base, Archive: base + "archive", Favicon: base + templates.FaviconFile,
 			Site: strings.TrimSuffix(cfg.BaseURL.String(), "/") + "/",
-			RSS: abs(feeds.RSSFile), Atom: abs(feeds.AtomFile), JSON: abs(feeds.JSONFile),
+			RSS:  abs(feeds.RSSFile), Atom: abs(feeds.AtomFile), JSON: abs(feeds.JSONFile),
 			EditionPrefix: base + "editions/",
 		},
 	}
