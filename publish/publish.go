@@ -43,6 +43,8 @@ type Config struct {
 	Location *time.Location
 	// Observer, when set, hears of every build (metrics).
 	Observer BuildObserver
+	// Hub is the WebSub hub the feeds name, or "".
+	Hub string
 	// Schedule, when set, is the daily run (a cron.Schedule): an edition
 	// is published at its day's first run, or midnight without one.
 	Schedule interface{ Next(time.Time) time.Time }
@@ -280,7 +282,7 @@ func (p *Publisher) feedMeta(ctx context.Context) (feeds.Meta, error) {
 	if err != nil {
 		return feeds.Meta{}, err
 	}
-	return feeds.Meta{Title: p.cfg.Title, Description: p.cfg.Description, BaseURL: p.cfg.BaseURL, ID: id}, nil
+	return feeds.Meta{Title: p.cfg.Title, Description: p.cfg.Description, BaseURL: p.cfg.BaseURL, ID: id, Hub: p.cfg.Hub}, nil
 }
 
 // feedID is the feed's permanent id: minted once in the store, then kept
@@ -297,6 +299,12 @@ func (p *Publisher) feedID(ctx context.Context) (string, error) {
 	}
 	p.feedIDCache = id
 	return id, nil
+}
+
+// FeedURLs are the absolute URLs of the feeds.
+func (p *Publisher) FeedURLs() []string {
+	m := feeds.Meta{BaseURL: p.cfg.BaseURL}
+	return []string{m.URL(feeds.RSSFile), m.URL(feeds.AtomFile), m.URL(feeds.JSONFile)}
 }
 
 // Edition returns the stored edition of day id.

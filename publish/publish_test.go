@@ -91,7 +91,7 @@ func TestSiteServesSnapshotAndFallsBackToTheStore(t *testing.T) {
 	ctx := context.Background()
 	c := &clock{now: time.Date(2026, 1, 1, 6, 0, 0, 0, time.UTC)}
 	pub, _ := newPublisher(t, c)
-	site := publish.NewSite(pub, slog.New(slog.DiscardHandler))
+	site := publish.NewSite(pub, nil, slog.New(slog.DiscardHandler))
 	if site.Current().Feeds != nil || site.Current().LatestEdition() != nil {
 		t.Fatal("a new site is not empty")
 	}

@@ -127,6 +127,7 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 		Location: cfg.location,
 		Observer: m,
 		Schedule: cfg.schedule,
+		Hub:      cfg.WebSubHub,
 	}, time.Now, logger)
 
 	secrets := cfg.Secrets

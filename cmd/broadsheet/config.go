@@ -57,6 +57,8 @@ type config struct {
 	InboundListen      string
 	InboundTLSCert     string
 	InboundTLSKey      string
+	WebSubHub          string
+	WelcomeEdition     bool
 	// Secrets: from the environment (or a *_FILE it names) only.
 	SMTPURL    string
 	Secrets    []string
@@ -71,7 +73,7 @@ type config struct {
 	location *time.Location
 	// readerSpool, set by serve, keeps reader actions while Redis is away.
 	readerSpool *spool.Spool
-	schedule cron.Schedule // nil: "off"
+	schedule    cron.Schedule // nil: "off"
 }
 
 // The headings shared flags are listed under in --help, by what uses them.
@@ -251,6 +253,11 @@ func (c *config) validate() error {
 	}
 	if c.RedisWaitReplicas < -1 {
 		return usageErrorf("--redis-wait-replicas must be -1 (automatic), 0 or more")
+	}
+	if c.WebSubHub != "" {
+		if u, err := url.Parse(c.WebSubHub); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usageErrorf("--websub-hub %q is not an absolute http or https URL", c.WebSubHub)
+		}
 	}
 	if strings.ContainsAny(c.Title, "\r\n") {
 		return usageErrorf("--title must be one line")

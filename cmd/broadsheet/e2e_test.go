@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -450,5 +451,60 @@ func TestEditionPageMeta(t *testing.T) {
 	resp, icon := get(t, s.url+"favicon.svg")
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/svg+xml" || !strings.HasPrefix(icon, "<svg") {
 		t.Errorf("GET /favicon.svg: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
+// TestWebSubHub: with --websub-hub, the feeds name the hub (link and Link
+// header), and each new edition — the first one, built at start, then one
+// built through the API — is announced to a hub on loopback, once per feed.
+func TestWebSubHub(t *testing.T) {
+	var mu sync.Mutex
+	published := map[string]int{}
+	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.PostFormValue("hub.mode") != "publish" {
+			http.Error(w, "bad mode", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		published[r.PostFormValue("hub.url")]++
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer hub.Close()
+	mail, env := newStackEnv(t)
+	s := startStackWith(t, mail, env, "--websub-hub", hub.URL+"/")
+	resp, atom := get(t, s.url+"feed.atom")
+	if !strings.Contains(atom, `<link href="`+hub.URL+`/" rel="hub">`) || resp.Header.Get("Link") != "<"+hub.URL+`/>; rel="hub", <`+s.url+`feed.atom>; rel="self"` {
+		t.Errorf("the Atom feed does not name the hub: Link %q", resp.Header.Get("Link"))
+	}
+	if _, rss := get(t, s.url+"feed.rss"); !strings.Contains(rss, `<atom:link href="`+hub.URL+`/" rel="hub">`) {
+		t.Error("the RSS feed does not name the hub")
+	}
+	if code := s.admin(t, "POST", "/api/editions", "application/json", strings.NewReader(`{"date":"2026-11-20"}`), nil); code != 201 {
+		t.Fatalf("build: %d", code)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	total := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, v := range published {
+			n += v
+		}
+		return n
+	}
+	for total() < 6 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // nothing more comes
+	mu.Lock()
+	defer mu.Unlock()
+	for _, f := range []string{"feed.rss", "feed.atom", "feed.json"} {
+		if published[s.url+f] != 2 {
+			t.Errorf("%s announced %d times, want 2 (all: %v)", f, published[s.url+f], published)
+		}
+	}
+	if !strings.Contains(s.cli.stderr.String(), "Announced the feed to the WebSub hub") {
+		t.Error("the announcements are not logged")
 	}
 }
