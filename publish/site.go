@@ -15,8 +15,8 @@ type Site struct {
 	pub       *Publisher
 	announcer Announcer
 	logger    *slog.Logger
-	current atomic.Pointer[Snapshot]
-	mu      sync.Mutex // serialises refreshes
+	current   atomic.Pointer[Snapshot]
+	mu        sync.Mutex // serialises refreshes
 }
 
 // Announcer hears that the feeds changed. WebSub meets it.
