@@ -75,6 +75,15 @@ type Config struct {
 	// and format changes that arrive while Redis is unreachable, to apply
 	// them when it answers again (RunSpool).
 	Spool Spool
+	// Welcomer, when set, mails each newly confirmed subscriber the latest
+	// edition at once.
+	Welcomer Welcomer
+}
+
+// Welcomer greets a subscriber who has just confirmed (the latest edition,
+// mailed at once). publish.Welcome meets it.
+type Welcomer interface {
+	Welcome(ctx context.Context, sub digest.Subscriber) error
 }
 
 // Service runs the subscriber use cases.

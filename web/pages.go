@@ -101,6 +101,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	case templates.SubscribePage, templates.ConfirmPage, templates.UnsubscribePage, templates.PreferencesPage:
 		data.HideSubscribeForm = true
 	}
+	if name == templates.ConfirmPage && data.Edition == nil {
+		// A new subscriber sees the latest edition's title, with a link.
+		data.Edition = s.site.Current().LatestEdition()
+	}
 	var buf strings.Builder
 	if err := s.pages.Render(&buf, name, data); err != nil {
 		s.logger.Error("Unable to render page", slog.String("page", name), slog.Any("error", err))

@@ -41,6 +41,7 @@ type app struct {
 	// Sending editions: set by openSending.
 	digestOf func(digest.Edition) (*mailer.Digest, error)
 	sender   *publish.Sender
+	welcome  *publish.Welcome // nil without --welcome-edition
 	metrics  *metrics
 	// Reports coming back: set when --bounce-address is.
 	signer    *subscription.Signer
@@ -174,6 +175,7 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 		RenderConfirmation: func(m subscription.ConfirmationMail) (string, string, string, error) {
 			return mails.Confirmation(templates.ConfirmationData(m))
 		},
+		Welcomer: welcomeHook{a},
 	}, time.Now, logger)
 	return a, nil
 }
@@ -206,8 +208,22 @@ func (a *app) openSending() error {
 		Owner: senderName(), Logger: a.logger, Observer: a.metrics, Pacer: a.store,
 	})
 	a.sender = publish.NewSender(engine, a.store, a.store, time.Now, a.logger)
+	if cfg.WelcomeEdition {
+		a.welcome = publish.NewWelcome(a.store, mailer.NewWelcomer(a.store, a.subs, a.opener, a.digestOf, time.Now), a.logger)
+	}
 	a.warnMail = func() { cfg.Mail.warn(a.logger, a.composer, digestCfg) }
 	return nil
+}
+
+// welcomeHook hands a confirmation to the welcome use case once
+// openSending has wired it (serve, with --welcome-edition).
+type welcomeHook struct{ a *app }
+
+func (h welcomeHook) Welcome(ctx context.Context, sub digest.Subscriber) error {
+	if h.a.welcome == nil {
+		return nil
+	}
+	return h.a.welcome.Welcome(ctx, sub)
 }
 
 // senderName names this process in send-job leases: host, pid and a

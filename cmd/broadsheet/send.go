@@ -84,8 +84,13 @@ func sendSummary(job digest.SendJob) string {
 	if audience == 0 {
 		return fmt.Sprintf("%s: %s — no active subscribers: nothing sent", job.Edition, job.State)
 	}
-	return fmt.Sprintf("%s: %s — sent %d, failed %d (bounced %d), waiting for a retry %d, of %d active %s",
+	line := fmt.Sprintf("%s: %s — sent %d, failed %d (bounced %d), waiting for a retry %d, of %d active %s",
 		job.Edition, job.State, job.Sent, job.Failed, job.Bounced, job.Retrying, audience, plural(audience, "subscriber", "subscribers"))
+	if skipped := job.Total - job.Sent - job.Failed - job.Retrying; job.State == digest.SendDone && skipped > 0 {
+		// In the ledger before the job (the welcome mail), or gone since.
+		line += fmt.Sprintf("; %d skipped (already had it, or no longer active)", skipped)
+	}
+	return line
 }
 
 func plural(n int64, one, many string) string {

@@ -53,6 +53,7 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	cfg.sendingFlags(f)
 	f.section("")
 	f.string(&cfg.ConsentText, "consent-version", "1", "version of the consent text the subscribe form shows, recorded with each subscription")
+	f.bool(&cfg.WelcomeEdition, "welcome-edition", true, "mail the latest edition to each new subscriber as they confirm (it counts as their copy of that edition's send)")
 	f.string(&cfg.WebSubHub, "websub-hub", "", "URL of a WebSub hub: the feeds name it, and each new or changed edition is announced to it")
 	f.int(&cfg.SubscribeRate, "subscribe-rate", 20, "subscribe requests one client (IPv4 address, IPv6 /64) may make a minute, over all instances; past it, a proof-of-work challenge")
 	f.string(&cfg.TrustProxy, "trust-proxy", "false", `the proxies in front of serve, as CIDR prefixes or addresses ("10.0.0.0/8,127.0.0.1"): the client IP is the right-most X-Forwarded-For address that is not one of them; "true": the peer is one proxy, whatever its address; "false": none`)

@@ -173,8 +173,14 @@ func TestSubscriptionFlow(t *testing.T) {
 		t.Errorf("before confirming: %+v", v)
 	}
 
-	if resp, body := get(t, link); resp.StatusCode != 200 || !strings.Contains(body, "You are subscribed") {
+	if resp, body := get(t, link); resp.StatusCode != 200 || !strings.Contains(body, "You are subscribed") ||
+		!strings.Contains(body, `The latest edition: <a href="/editions/`) {
 		t.Fatalf("confirm: %d\n%s", resp.StatusCode, body)
+	}
+	// The latest edition is mailed at once (--welcome-edition is on).
+	welcome := s.smtp.WaitFor(t, 2, 5*time.Second)[1].Parsed(t)
+	if got := welcome.Header.Get("List-Unsubscribe"); !strings.Contains(got, "/unsubscribe/") || !strings.Contains(welcome.Header.Get("To"), "reader@example.com") {
+		t.Errorf("the welcome mail is not the edition: To %q, List-Unsubscribe %q", welcome.Header.Get("To"), got)
 	}
 	if resp, body := get(t, link); resp.StatusCode != 200 || !strings.Contains(body, "Already confirmed") {
 		t.Errorf("confirm again: %d", resp.StatusCode)
@@ -222,8 +228,8 @@ func TestSubscriptionFlow(t *testing.T) {
 	if resp, _ := post(t, unsub, mw.FormDataContentType(), &mp); resp.StatusCode != 200 {
 		t.Errorf("multipart one-click: %d", resp.StatusCode)
 	}
-	if n := len(s.smtp.Messages()); n != 1 {
-		t.Errorf("%d mails sent, want only the confirmation", n)
+	if n := len(s.smtp.Messages()); n != 2 {
+		t.Errorf("%d mails sent, want the confirmation and the welcome edition", n)
 	}
 }
 
