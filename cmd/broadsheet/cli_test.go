@@ -224,6 +224,19 @@ func TestHelpListsOnlyTheCommandsFlags(t *testing.T) {
 	}
 }
 
+// TestCommandsReadOnlyTheirVariables: a variable of a flag a command does
+// not use does not stop it.
+func TestCommandsReadOnlyTheirVariables(t *testing.T) {
+	c := cli{env: map[string]string{"BROADSHEET_REDIS_URL": "redis://" + redistest.Start(t), "BROADSHEET_DATA_DIR": t.TempDir(),
+		"BROADSHEET_SCHEDULE": "whenever", "BROADSHEET_SMTP_CONNECTIONS": "many"}}
+	if code := c.run(context.Background(), "subscribers", "count"); code != 0 {
+		t.Errorf("subscribers count read another command's variables: exit %d, %s", code, c.stderr.String())
+	}
+	if code := c.run(context.Background(), "build"); code != 2 || !strings.Contains(c.stderr.String(), "whenever") {
+		t.Errorf("build ignored its own BROADSHEET_SCHEDULE: exit %d, %s", code, c.stderr.String())
+	}
+}
+
 func TestEnvironmentSetsFlagsAndFlagsWin(t *testing.T) {
 	c := cli{env: map[string]string{"BROADSHEET_TIMEZONE": "Nowhere/Land", "BROADSHEET_DATA_DIR": t.TempDir()}}
 	if code := c.run(context.Background(), "build"); code != 2 || !strings.Contains(c.stderr.String(), `"Nowhere/Land"`) {

@@ -237,7 +237,7 @@ func TestBuildThenServe(t *testing.T) {
 
 	// The static export holds the whole site, feeds byte-identical to
 	// what the server serves.
-	for _, f := range []string{"feed.rss", "feed.atom", "feed.json", "index.html", "archive.html", "editions/2026-11-26.html", "editions/2026-11-27.html"} {
+	for _, f := range []string{"feed.rss", "feed.atom", "feed.json", "index.html", "archive.html", "editions/2026-11-26.html", "editions/2026-11-27.html", "favicon.svg"} {
 		data, err := os.ReadFile(filepath.Join(dir, "site", f))
 		if err != nil {
 			t.Errorf("static site: %v", err)
@@ -251,7 +251,8 @@ func TestBuildThenServe(t *testing.T) {
 		}
 	}
 	index, _ := os.ReadFile(filepath.Join(dir, "site", "editions", "2026-11-26.html"))
-	if !strings.Contains(string(index), `href="../archive.html"`) || !strings.Contains(string(index), "Version Two of the Lead") {
+	if !strings.Contains(string(index), `href="../archive.html"`) || !strings.Contains(string(index), "Version Two of the Lead") ||
+		!strings.Contains(string(index), `href="../favicon.svg"`) || !strings.Contains(string(index), `href="2026-11-27.html" rel="next"`) {
 		t.Errorf("static edition page: links or content wrong")
 	}
 
