@@ -46,7 +46,7 @@ redis.call('SET', KEYS[4], ARGV[11])
 local outcome = 2
 if not old then
   outcome = 1
-  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'feed_id', ARGV[2], 'published', ARGV[12])
+  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'feed_id', ARGV[2], 'published', ARGV[12], 'created', ARGV[3])
   redis.call('ZADD', KEYS[2], ARGV[7], ARGV[1])
 end
 redis.call('HSET', KEYS[1], 'updated', ARGV[3], 'hash', ARGV[4], 'title', ARGV[5], 'page', ARGV[6])
@@ -228,6 +228,12 @@ func decodeEdition(id string, f map[string]string) (digest.Edition, error) {
 	}
 	if e.Updated, err = time.Parse(time.RFC3339Nano, f["updated"]); err != nil {
 		return digest.Edition{}, fmt.Errorf("store: edition %s: bad updated time: %w", id, err)
+	}
+	e.Created = e.Published // editions stored before "created" was kept
+	if c, ok := f["created"]; ok {
+		if e.Created, err = time.Parse(time.RFC3339Nano, c); err != nil {
+			return digest.Edition{}, fmt.Errorf("store: edition %s: bad created time: %w", id, err)
+		}
 	}
 	if err := json.Unmarshal([]byte(f["page"]), &e.Page); err != nil {
 		return digest.Edition{}, fmt.Errorf("store: edition %s: bad page: %w", id, err)

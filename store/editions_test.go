@@ -101,7 +101,7 @@ func TestSaveEditionPublishedIsGiven(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.Published.Equal(e.Published) || !got.Updated.Equal(built) {
+	if !got.Published.Equal(e.Published) || !got.Updated.Equal(built) || !got.Created.Equal(built) {
 		t.Errorf("published %v updated %v, want %v and %v", got.Published, got.Updated, e.Published, built)
 	}
 }

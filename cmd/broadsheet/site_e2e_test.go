@@ -42,6 +42,9 @@ func TestEditionPageMeta(t *testing.T) {
 			t.Errorf("the edition page lacks %s", want)
 		}
 	}
+	if strings.Contains(body, `class="updated"`) {
+		t.Error("an edition built once says it was updated")
+	}
 	if _, home := get(t, s.url); !strings.Contains(home, `<link rel="canonical" href="https://news.example.com/">`) || strings.Contains(home, `rel="next"`) {
 		t.Errorf("the home page's canonical link or pager is wrong")
 	}
