@@ -30,7 +30,7 @@ return 1
 // the send skips them. It reports false when they were there already.
 func (s *Store) MarkDelivered(ctx context.Context, edition string, id int64, now time.Time) (bool, error) {
 	sk := s.keys.send(edition)
-	n, err := markDelivered.Run(ctx, s.rdb, []string{sk.job, sk.delivered}, id, now.UnixMilli(), SendJobTTL.Milliseconds()).Int()
+	n, err := s.eval(ctx, markDelivered, []string{sk.job, sk.delivered}, id, now.UnixMilli(), SendJobTTL.Milliseconds()).Int()
 	if err != nil {
 		return false, fmt.Errorf("store: send ledger %s: %w", edition, err)
 	}

@@ -25,7 +25,7 @@ func TestMarkDelivered(t *testing.T) {
 	if err != nil || !delivered(7) || delivered(6) {
 		t.Fatalf("the ledger after the mark: %v", err)
 	}
-	job, created, err := s.CreateSendJob(ctx, "2026-11-30", 3, time.Hour, now)
+	job, created, err := s.CreateSendJob(ctx, "2026-11-30", 3, 10, 100, time.Hour, now)
 	if err != nil || !created || job.State != digest.SendQueued || job.Sent != 0 {
 		t.Fatalf("the job made after a mark: %+v created=%v %v", job, created, err)
 	}

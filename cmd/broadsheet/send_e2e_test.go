@@ -165,24 +165,38 @@ func TestSendCLI(t *testing.T) {
 	}
 }
 
-// TestSendSummaryCounts: the summary names the audience the job reached —
-// none at first, then the reader who joined and got it by --resend-failed
-// (the job's own total still counts the audience at its start).
+// TestSendSummaryCounts: the summary counts the audience — nobody at
+// first (no job is made), then the reader who joined, then, on the done
+// job, the one who joined since.
 func TestSendSummaryCounts(t *testing.T) {
 	mail, env := newStackEnv(t)
 	c := &cli{env: env}
 	if code := c.run(context.Background(), "build", "--date", "2026-11-22"); code != 0 {
 		t.Fatal(c.stderr.String())
 	}
-	if code := c.run(context.Background(), "send"); code != 0 || !strings.Contains(c.stdout.String(), "2026-11-22: done — no active subscribers: nothing sent") {
+	if code := c.run(context.Background(), "send"); code != 0 || !strings.Contains(c.stdout.String(), "2026-11-22: no active subscriber: nothing sent") {
 		t.Fatalf("send to nobody: %d\n%s", code, c.stdout.String())
 	}
 	addActive(t, env, 1)
-	if code := c.run(context.Background(), "send", "--resend-failed"); code != 0 || !strings.Contains(c.stdout.String(), "sent 1, failed 0 (bounced 0), waiting for a retry 0, of 1 active subscriber\n") {
-		t.Fatalf("resend to the newcomer: %d\n%s", code, c.stdout.String())
+	if code := c.run(context.Background(), "send"); code != 0 || !strings.HasSuffix(c.stdout.String(), "sent 1, failed 0 (bounced 0), waiting for a retry 0, of 1 active subscriber\n") {
+		t.Fatalf("send to the newcomer: %d\n%s", code, c.stdout.String())
 	}
-	if n := len(mail.Messages()); n != 1 {
-		t.Errorf("%d messages, want 1", n)
+	var csv strings.Builder
+	csv.WriteString("email,name,status\nlater@example.com,Later,active\n")
+	imp := &cli{env: env, stdin: csv.String()}
+	if code := imp.run(context.Background(), "subscribers", "import", "-"); code != 0 {
+		t.Fatal(imp.stderr.String())
+	}
+	out := ""
+	if code := c.run(context.Background(), "send"); code != 0 {
+		t.Fatalf("send again: %d %s", code, c.stderr.String())
+	}
+	out = c.stdout.String()
+	if !strings.Contains(out, "sent to the 1 active subscriber(s) who joined since it was sent") || !strings.Contains(out, "of 2 active subscribers") {
+		t.Errorf("send on the done job:\n%s", out)
+	}
+	if n := len(mail.Messages()); n != 2 || mail.Received("later@example.com") != 1 {
+		t.Errorf("%d messages (later@example.com: %d), want 2 and 1", n, mail.Received("later@example.com"))
 	}
 }
 
