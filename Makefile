@@ -4,8 +4,11 @@ GO ?= go
 GREMLINS_VERSION := v0.6.0
 
 .PHONY: run test bench fuzz mutate
+# run builds, then becomes the server (exec): Ctrl-C reaches broadsheet
+# alone, which stops cleanly and exits 0 ("go run" would exit 1).
 run:
-	$(GO) run ./cmd/broadsheet serve
+	$(GO) build -o bin/broadsheet ./cmd/broadsheet
+	exec ./bin/broadsheet serve
 
 test:
 	$(GO) vet ./...

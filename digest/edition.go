@@ -16,9 +16,11 @@ type Edition struct {
 	// FeedID is the permanent tag: URI used as feed GUID and Atom id. It is
 	// minted when the edition is first stored and never changes.
 	FeedID string
-	// Published is when the edition was first stored; Updated when its
-	// content last changed.
+	// Published is the edition's date in feeds: its day at the schedule's
+	// time. Created is when it was first stored, Updated when its content
+	// last changed.
 	Published time.Time
+	Created   time.Time
 	Updated   time.Time
 	// Hash is the content hash of Page (FrontPage.Hash).
 	Hash string

@@ -82,42 +82,81 @@ const MaxEmailLength = 254
 // bytes (RFC 5321, 4.5.3.1.1).
 const MaxLocalPartLength = 64
 
-// ErrBadEmail is wrapped by NormalizeEmail's errors.
+// ErrBadEmail is matched (errors.Is) by NormalizeEmail's errors.
 var ErrBadEmail = errors.New("not a valid email address")
+
+// BadEmailError is an address refused, with the reason in words a person
+// can act on: "not-an-email" has no @.
+type BadEmailError struct{ Reason string }
+
+func (e *BadEmailError) Error() string { return e.Reason }
+
+// Is makes a BadEmailError match ErrBadEmail.
+func (e *BadEmailError) Is(target error) bool { return target == ErrBadEmail }
+
+func badEmail(format string, args ...any) error {
+	return &BadEmailError{Reason: fmt.Sprintf(format, args...)}
+}
 
 // NormalizeEmail checks an address as typed and returns its normalised form
 // (trimmed, NFC, lower-cased). It accepts a bare address only: no display
 // name, no control or format character, at most 254 bytes with a local part
-// of at most 64, a domain with a dot.
+// of at most 64, a domain with a dot. A refusal says what is wrong.
 func NormalizeEmail(s string) (string, error) {
 	// NFC: "é" typed as one character or as e and a combining accent is
 	// one address, one subscriber.
 	s = norm.NFC.String(strings.TrimSpace(s))
 	switch {
 	case s == "":
-		return "", fmt.Errorf("%w: it is empty", ErrBadEmail)
+		return "", badEmail("the address is empty")
 	case len(s) > MaxEmailLength:
-		return "", fmt.Errorf("%w: it is longer than %d bytes", ErrBadEmail, MaxEmailLength)
+		return "", badEmail("the address is longer than %d bytes", MaxEmailLength)
 	case strings.ContainsAny(s, "\r\n\x00"):
-		return "", fmt.Errorf("%w: it contains a line break or NUL", ErrBadEmail)
+		return "", badEmail("the address contains a line break or NUL")
+	case strings.ContainsFunc(s, IsHiddenRune):
+		return "", badEmail("%q contains a control, format or bidi-override character", s)
 	}
 	addr, err := mail.ParseAddress(s)
 	if err != nil || addr.Name != "" || addr.Address != s {
-		return "", fmt.Errorf("%w: %q", ErrBadEmail, s)
+		return "", badEmail("%q %s", s, whyNotAnAddress(s))
 	}
 	at := strings.LastIndexByte(s, '@')
 	if at > MaxLocalPartLength {
-		return "", fmt.Errorf("%w: the part before the @ is longer than %d bytes", ErrBadEmail, MaxLocalPartLength)
+		return "", badEmail("the part before the @ is longer than %d bytes", MaxLocalPartLength)
 	}
 	domain := s[at+1:]
-	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") ||
-		strings.HasPrefix(domain, "[") {
-		return "", fmt.Errorf("%w: the domain %q has no dot", ErrBadEmail, domain)
-	}
-	if strings.ContainsFunc(s, IsHiddenRune) {
-		return "", fmt.Errorf("%w: it contains a control, format or bidi-override character", ErrBadEmail)
+	switch {
+	case strings.HasPrefix(domain, "["):
+		return "", badEmail("%q has an IP address for a domain: give a domain name", s)
+	case !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, "."):
+		return "", badEmail("%q has no dot inside its domain %q", s, domain)
 	}
 	return strings.ToLower(s), nil
+}
+
+// whyNotAnAddress says, as the end of a sentence, why s does not read as
+// one bare address.
+func whyNotAnAddress(s string) string {
+	at := strings.LastIndexByte(s, '@')
+	switch {
+	case strings.ContainsAny(s, "<>"):
+		return "has a name or angle brackets: give the bare address, like ann@example.com"
+	case at < 0:
+		return "has no @"
+	case strings.ContainsAny(s, " \t"):
+		return "contains a space"
+	case strings.ContainsAny(s, ",;"):
+		return "holds more than one address: give one"
+	case strings.Count(s, "@") > 1 && !strings.Contains(s, `"`):
+		return "has more than one @"
+	case at == 0:
+		return "has nothing before the @"
+	case at == len(s)-1:
+		return "has nothing after the @"
+	case strings.HasPrefix(s, ".") || strings.Contains(s, "..") || s[at-1] == '.':
+		return "has a dot at the start or end of its name part, or two in a row"
+	}
+	return "is not an address like ann@example.com"
 }
 
 // IsHiddenRune reports whether r is a character that has no place in a

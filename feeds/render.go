@@ -50,6 +50,9 @@ type Meta struct {
 	BaseURL *url.URL
 	// ID is the permanent Atom feed id (a tag: URI).
 	ID string
+	// Hub is the WebSub hub's URL, or "": the feeds name it (link
+	// rel="hub") and are served with a Link header naming it.
+	Hub string
 }
 
 // URL resolves a path relative to the base URL.
@@ -101,10 +104,19 @@ func Render(meta Meta, editions []digest.Edition, content ContentRenderer) (*Set
 		return nil, err
 	}
 	return &Set{
-		RSS:  newDocument(rss, RSSType, modified),
-		Atom: newDocument(atom, AtomType, modified),
-		JSON: newDocument(jf, JSONType, modified),
+		RSS:  newDocument(rss, RSSType, modified, meta.links(RSSFile)),
+		Atom: newDocument(atom, AtomType, modified, meta.links(AtomFile)),
+		JSON: newDocument(jf, JSONType, modified, meta.links(JSONFile)),
 	}, nil
+}
+
+// links is the Link header of feed file: the WebSub hub and the feed's
+// own URL (WebSub §4), or nil without a hub.
+func (m Meta) links(file string) []string {
+	if m.Hub == "" {
+		return nil
+	}
+	return []string{"<" + m.Hub + `>; rel="hub", <` + m.URL(file) + `>; rel="self"`}
 }
 
 // genericFeed builds gorilla's format-neutral feed; each format then fixes
@@ -141,12 +153,13 @@ func genericFeed(meta Meta, editions []digest.Edition, content ContentRenderer) 
 	return feed, nil
 }
 
-// selfLink is an atom:link rel="self"; gorilla writes none in RSS.
+// selfLink is an atom:link in RSS (rel="self", which gorilla does not
+// write, or rel="hub").
 type selfLink struct {
 	XMLName xml.Name `xml:"atom:link"`
 	Href    string   `xml:"href,attr"`
 	Rel     string   `xml:"rel,attr"`
-	Type    string   `xml:"type,attr"`
+	Type    string   `xml:"type,attr,omitempty"`
 }
 
 type rssDocument struct {
@@ -160,11 +173,11 @@ type rssDocument struct {
 // rssChannel puts the self link ahead of gorilla's channel fields, because
 // the W3C validator wants it before the items.
 type rssChannel struct {
-	XMLName     xml.Name `xml:"channel"`
-	SelfLink    selfLink
-	Title       rssText `xml:"title"` // hides gorilla's, see rssText
-	Link        string  `xml:"link"`
-	Description rssText `xml:"description"`
+	XMLName     xml.Name   `xml:"channel"`
+	AtomLinks   []selfLink // self, then the WebSub hub if any
+	Title       rssText    `xml:"title"` // hides gorilla's, see rssText
+	Link        string     `xml:"link"`
+	Description rssText    `xml:"description"`
 	*gfeeds.RssFeed
 	Items []rssItem `xml:"item"` // hides gorilla's
 }
@@ -194,6 +207,15 @@ func newRSSText(s string) rssText {
 
 func (d *rssDocument) FeedXml() any { return d }
 
+// rssLinks are the RSS channel's atom:links: self, and the WebSub hub.
+func (m Meta) rssLinks() []selfLink {
+	links := []selfLink{{Href: m.URL(RSSFile), Rel: "self", Type: "application/rss+xml"}}
+	if m.Hub != "" {
+		links = append(links, selfLink{Href: m.Hub, Rel: "hub"})
+	}
+	return links
+}
+
 func renderRSS(meta Meta, feed *gfeeds.Feed) ([]byte, error) {
 	channel := (&gfeeds.Rss{Feed: feed}).RssFeed()
 	channel.ManagingEditor = "" // RSS wants an email address here; we have none.
@@ -209,7 +231,7 @@ func renderRSS(meta Meta, feed *gfeeds.Feed) ([]byte, error) {
 		ContentNS: "http://purl.org/rss/1.0/modules/content/",
 		AtomNS:    "http://www.w3.org/2005/Atom",
 		Channel: rssChannel{
-			SelfLink:    selfLink{Href: meta.URL(RSSFile), Rel: "self", Type: "application/rss+xml"},
+			AtomLinks:   meta.rssLinks(),
 			Title:       newRSSText(channel.Title),
 			Link:        channel.Link,
 			Description: newRSSText(channel.Description),
@@ -257,6 +279,9 @@ func renderAtom(meta Meta, feed *gfeeds.Feed, editions []digest.Edition) ([]byte
 		},
 		AtomFeed: af,
 	}
+	if meta.Hub != "" {
+		doc.Links = append(doc.Links, gfeeds.AtomLink{Href: meta.Hub, Rel: "hub"})
+	}
 	return writeXML(doc)
 }
 
@@ -273,6 +298,9 @@ func renderJSON(meta Meta, feed *gfeeds.Feed) ([]byte, error) {
 	jf := (&gfeeds.JSON{Feed: feed}).JSONFeed()
 	jf.FeedUrl = meta.URL(JSONFile)
 	doc := jsonDocument{JSONFeed: jf, Items: jf.Items}
+	if meta.Hub != "" {
+		doc.Hubs = []jsonHub{{Type: "WebSub", URL: meta.Hub}}
+	}
 	if doc.Items == nil {
 		doc.Items = []*gfeeds.JSONItem{} // "items" is required, even when empty
 	}
@@ -287,7 +315,14 @@ func renderJSON(meta Meta, feed *gfeeds.Feed) ([]byte, error) {
 }
 
 // jsonDocument writes "items" even when empty: gorilla omits an empty list.
+// Its hubs name the WebSub hub (JSON Feed 1.1 "hubs").
 type jsonDocument struct {
 	*gfeeds.JSONFeed
+	Hubs  []jsonHub          `json:"hubs,omitempty"`
 	Items []*gfeeds.JSONItem `json:"items"`
+}
+
+type jsonHub struct {
+	Type string `json:"type"`
+	URL  string `json:"url"`
 }

@@ -25,9 +25,10 @@ type Document struct {
 	// (which nothing may modify: net/http only reads them).
 	contentType, length, gzLength, etags, gzETags, lastModified []string
 	cacheControl, vary, nosniff, gzipCoding                     []string
+	link                                                        []string // WebSub's hub and self, or nil
 }
 
-func newDocument(body []byte, contentType string, modified time.Time) *Document {
+func newDocument(body []byte, contentType string, modified time.Time, link []string) *Document {
 	sum := sha256.Sum256(body)
 	tag := hex.EncodeToString(sum[:16])
 	d := &Document{
@@ -36,6 +37,7 @@ func newDocument(body []byte, contentType string, modified time.Time) *Document 
 		etag:     `"` + tag + `"`,
 		gzETag:   `"` + tag + `-gz"`,
 		modified: modified.UTC().Truncate(time.Second),
+		link:     link,
 	}
 	d.contentType = []string{contentType}
 	d.length = []string{strconv.Itoa(len(d.body))}
@@ -86,6 +88,9 @@ func (d *Document) Serve(w http.ResponseWriter, r *http.Request) int {
 	h["Vary"] = d.vary
 	h["Etag"] = etags
 	h["Last-Modified"] = d.lastModified
+	if d.link != nil {
+		h["Link"] = d.link
+	}
 	if d.notModified(r) {
 		w.WriteHeader(http.StatusNotModified)
 		return http.StatusNotModified

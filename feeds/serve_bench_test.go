@@ -10,7 +10,7 @@ import (
 // BenchmarkServe measures one feed request as a reader's client makes it:
 // a gzip GET, and a conditional one answered 304.
 func BenchmarkServe(b *testing.B) {
-	d := newDocument([]byte("<rss>feed</rss>"), RSSType, time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC))
+	d := newDocument([]byte("<rss>feed</rss>"), RSSType, time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC), nil)
 	for name, hdr := range map[string][2]string{
 		"gzip": {"Accept-Encoding", "gzip, deflate, br, zstd"},
 		"304":  {"If-None-Match", d.gzETag},

@@ -43,7 +43,23 @@ type Config struct {
 	Location *time.Location
 	// Observer, when set, hears of every build (metrics).
 	Observer BuildObserver
+	// Hub is the WebSub hub the feeds name, or "".
+	Hub string
+	// Schedule, when set, is the daily run (a cron.Schedule): an edition
+	// is published at its day's first run, or midnight without one.
+	Schedule interface{ Next(time.Time) time.Time }
 }
+
+// ErrDayOutOfRange says an edition's day is before 1970 or after
+// tomorrow: such an edition would top the site and feeds for good.
+var ErrDayOutOfRange = errors.New("publish: the day is out of range")
+
+// DayError is a day refused for an edition; it wraps ErrDayOutOfRange.
+type DayError struct{ Day, Reason string }
+
+func (e *DayError) Error() string { return e.Day + " " + e.Reason }
+
+func (e *DayError) Unwrap() error { return ErrDayOutOfRange }
 
 // BuildObserver hears what each build did: outcome is "created",
 // "updated", "unchanged" or "failed"; took is how long it took.
@@ -81,6 +97,43 @@ func New(store EditionStore, content feeds.ContentRenderer, cfg Config, now func
 func (p *Publisher) Today() string { return digest.Day(p.now(), p.cfg.Location) }
 
 func (p *Publisher) dayOf(t time.Time) string { return digest.Day(t, p.cfg.Location) }
+
+// CheckDay checks that day (YYYY-MM-DD) may have an edition: from
+// 1970-01-01 up to tomorrow in the configured zone.
+func (p *Publisher) CheckDay(day string) error {
+	t, err := digest.ParseDay(day)
+	if err != nil {
+		return &DayError{Day: day, Reason: "is not a day in YYYY-MM-DD form"}
+	}
+	if t.Year() < 1970 {
+		return &DayError{Day: day, Reason: "is before 1970"}
+	}
+	now := p.now().In(p.cfg.Location)
+	tomorrow := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, p.cfg.Location).Format(digest.DayLayout)
+	if day > tomorrow {
+		return &DayError{Day: day, Reason: "is after tomorrow (" + tomorrow + " in " + p.cfg.Location.String() + ")"}
+	}
+	return nil
+}
+
+// publishedAt is when the edition of day is published: its day's first
+// scheduled run (midnight without a schedule), but not later than now
+// for today's.
+func (p *Publisher) publishedAt(day string) time.Time {
+	d, _ := digest.ParseDay(day)
+	loc := p.cfg.Location
+	midnight := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc)
+	at := midnight
+	if s := p.cfg.Schedule; s != nil {
+		if next := s.Next(midnight.Add(-time.Nanosecond)); !next.IsZero() && digest.Day(next, loc) == day {
+			at = next
+		}
+	}
+	if now := p.now(); day == p.Today() && at.After(now) {
+		at = now
+	}
+	return at.UTC().Truncate(time.Millisecond)
+}
 
 // Result tells what a build did.
 type Result struct {
@@ -131,6 +184,9 @@ func (p *Publisher) build(ctx context.Context, src Source, day string) (Result, 
 	if day == "" {
 		day = p.Today()
 	}
+	if err := p.CheckDay(day); err != nil {
+		return Result{}, err
+	}
 	page, err := src.FrontPage(ctx)
 	if err != nil {
 		return Result{}, fmt.Errorf("publish: read %s: %w", src, err)
@@ -140,6 +196,7 @@ func (p *Publisher) build(ctx context.Context, src Source, day string) (Result, 
 		return Result{}, fmt.Errorf("publish: build %s from %s: %w", day, src, err)
 	}
 	e.FeedID = digest.TagURI(p.cfg.BaseURL.Hostname(), day)
+	e.Published = p.publishedAt(day)
 	saved, outcome, err := p.save(ctx, e)
 	if err != nil {
 		return Result{}, fmt.Errorf("publish: %w", err)
@@ -225,7 +282,7 @@ func (p *Publisher) feedMeta(ctx context.Context) (feeds.Meta, error) {
 	if err != nil {
 		return feeds.Meta{}, err
 	}
-	return feeds.Meta{Title: p.cfg.Title, Description: p.cfg.Description, BaseURL: p.cfg.BaseURL, ID: id}, nil
+	return feeds.Meta{Title: p.cfg.Title, Description: p.cfg.Description, BaseURL: p.cfg.BaseURL, ID: id, Hub: p.cfg.Hub}, nil
 }
 
 // feedID is the feed's permanent id: minted once in the store, then kept
@@ -242,6 +299,12 @@ func (p *Publisher) feedID(ctx context.Context) (string, error) {
 	}
 	p.feedIDCache = id
 	return id, nil
+}
+
+// FeedURLs are the absolute URLs of the feeds.
+func (p *Publisher) FeedURLs() []string {
+	m := feeds.Meta{BaseURL: p.cfg.BaseURL}
+	return []string{m.URL(feeds.RSSFile), m.URL(feeds.AtomFile), m.URL(feeds.JSONFile)}
 }
 
 // Edition returns the stored edition of day id.

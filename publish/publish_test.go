@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/broadsheet-news/broadsheet/digest"
 	"github.com/broadsheet-news/broadsheet/internal/redistest"
 	"github.com/broadsheet-news/broadsheet/publish"
@@ -89,7 +91,7 @@ func TestSiteServesSnapshotAndFallsBackToTheStore(t *testing.T) {
 	ctx := context.Background()
 	c := &clock{now: time.Date(2026, 1, 1, 6, 0, 0, 0, time.UTC)}
 	pub, _ := newPublisher(t, c)
-	site := publish.NewSite(pub, slog.New(slog.DiscardHandler))
+	site := publish.NewSite(pub, nil, slog.New(slog.DiscardHandler))
 	if site.Current().Feeds != nil || site.Current().LatestEdition() != nil {
 		t.Fatal("a new site is not empty")
 	}
@@ -116,5 +118,60 @@ func TestSiteServesSnapshotAndFallsBackToTheStore(t *testing.T) {
 	}
 	if _, err := site.Edition(ctx, "2020-01-01"); !errors.Is(err, digest.ErrNotFound) {
 		t.Errorf("an unknown edition: %v", err)
+	}
+}
+
+// TestBuildDayBounds: days from 1970 up to tomorrow (in the zone) are
+// built; others are refused with ErrDayOutOfRange, reading nothing.
+func TestBuildDayBounds(t *testing.T) {
+	// 23:30 UTC on the 27th is the 28th in Tokyo: tomorrow is the 29th.
+	pub, _ := newPublisher(t, &clock{now: time.Date(2026, 11, 27, 23, 30, 0, 0, time.UTC)})
+	src := textSource("One headline here\n")
+	for day, ok := range map[string]bool{"2026-11-29": true, "1970-01-01": true, "2026-11-30": false, "1969-12-31": false, "9999-12-31": false} {
+		_, err := pub.Build(context.Background(), src, day)
+		if ok && err != nil {
+			t.Errorf("%s refused: %v", day, err)
+		}
+		if !ok && !errors.Is(err, publish.ErrDayOutOfRange) {
+			t.Errorf("%s: %v, want ErrDayOutOfRange", day, err)
+		}
+	}
+	if err := pub.CheckDay("2026-11-30"); err == nil || err.Error() != "2026-11-30 is after tomorrow (2026-11-29 in Asia/Tokyo)" {
+		t.Errorf("the refusal says %q", err)
+	}
+}
+
+// TestPublishedIsTheDaysScheduledTime: an edition is published at its
+// day's scheduled time, whenever it was built; today's, built before that
+// time, at its build time.
+func TestPublishedIsTheDaysScheduledTime(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	st := store.New(rdb, store.Options{Prefix: prefix})
+	pages, _ := templates.New()
+	base, _ := url.Parse("https://news.example.com/")
+	loc, _ := time.LoadLocation("Europe/Paris")
+	schedule, err := cron.ParseStandard("30 6 * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{now: time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)} // 05:00 in Paris
+	pub := publish.New(st, pages, publish.Config{Title: "T", BaseURL: base, Location: loc, Schedule: schedule}, c.Now, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	past, err := pub.Build(ctx, textSource("A past headline\n"), "2026-11-20")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2026, 11, 20, 6, 30, 0, 0, loc); !past.Edition.Published.Equal(want) {
+		t.Errorf("a past day published %v, want %v", past.Edition.Published, want)
+	}
+	if !past.Edition.Updated.After(past.Edition.Published) {
+		t.Errorf("updated %v is not the build time", past.Edition.Updated)
+	}
+	today, err := pub.Build(ctx, textSource("Today's headline\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := today.Edition.Published; p.After(time.Date(2026, 11, 27, 4, 1, 0, 0, time.UTC)) || !p.After(past.Edition.Published) {
+		t.Errorf("today's edition, built before its scheduled time, published %v", p)
 	}
 }

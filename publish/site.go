@@ -12,15 +12,23 @@ import (
 // Site holds the current Snapshot for the web server and replaces it when
 // the editions change. Reads never wait on Redis for the newest editions.
 type Site struct {
-	pub     *Publisher
-	logger  *slog.Logger
-	current atomic.Pointer[Snapshot]
-	mu      sync.Mutex // serialises refreshes
+	pub       *Publisher
+	announcer Announcer
+	logger    *slog.Logger
+	current   atomic.Pointer[Snapshot]
+	mu        sync.Mutex // serialises refreshes
+}
+
+// Announcer hears that the feeds changed. WebSub meets it.
+type Announcer interface {
+	Announce(ctx context.Context)
 }
 
 // NewSite returns a Site with an empty snapshot; call Refresh to load it.
-func NewSite(pub *Publisher, logger *slog.Logger) *Site {
-	s := &Site{pub: pub, logger: logger}
+// announcer, when not nil, hears of every change of the feeds after the
+// first load (a new or changed edition).
+func NewSite(pub *Publisher, announcer Announcer, logger *slog.Logger) *Site {
+	s := &Site{pub: pub, announcer: announcer, logger: logger}
 	s.current.Store(&Snapshot{})
 	return s
 }
@@ -38,7 +46,10 @@ func (s *Site) Refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.current.Store(snap)
+	old := s.current.Swap(snap)
+	if s.announcer != nil && old.Feeds != nil && old.Feeds.Atom.ETag() != snap.Feeds.Atom.ETag() {
+		s.announcer.Announce(ctx)
+	}
 	return nil
 }
 

@@ -46,7 +46,7 @@ redis.call('SET', KEYS[4], ARGV[11])
 local outcome = 2
 if not old then
   outcome = 1
-  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'feed_id', ARGV[2], 'published', ARGV[3])
+  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'feed_id', ARGV[2], 'published', ARGV[12], 'created', ARGV[3])
   redis.call('ZADD', KEYS[2], ARGV[7], ARGV[1])
 end
 redis.call('HSET', KEYS[1], 'updated', ARGV[3], 'hash', ARGV[4], 'title', ARGV[5], 'page', ARGV[6])
@@ -64,7 +64,8 @@ return outcome
 
 // SaveEdition stores e, built at now, and returns the edition as stored
 // (with its permanent feed id and first-published time) and what changed.
-// e.FeedID is used only when the day is new.
+// e.FeedID and e.Published (now when zero) are used only when the day is
+// new.
 func (s *Store) SaveEdition(ctx context.Context, e digest.Edition, now time.Time) (digest.Edition, digest.Outcome, error) {
 	day, err := digest.ParseDay(e.ID)
 	if err != nil {
@@ -75,10 +76,14 @@ func (s *Store) SaveEdition(ctx context.Context, e digest.Edition, now time.Time
 		return digest.Edition{}, 0, fmt.Errorf("store: save edition %s: %w", e.ID, err)
 	}
 	score, _ := strconv.Atoi(day.Format("20060102"))
+	published := e.Published
+	if published.IsZero() {
+		published = now
+	}
 	res, err := saveEdition.Run(ctx, s.rdb,
 		[]string{s.keys.edition(e.ID), s.keys.editionIndex(), s.keys.editionsVersion(), s.keys.editionsChanged()},
 		e.ID, e.FeedID, formatTime(now), e.Hash, e.Title(), page, score, s.keep,
-		s.keys.editionPrefix(), s.keys.events(), now.UnixMilli(),
+		s.keys.editionPrefix(), s.keys.events(), now.UnixMilli(), formatTime(published),
 	).Int()
 	if oldest, ok := strings.CutPrefix(errText(err), "OUTSIDE_WINDOW "); ok {
 		return digest.Edition{}, 0, fmt.Errorf("store: save edition %s: %w: the oldest kept is %s (--keep-editions %d)",
@@ -223,6 +228,12 @@ func decodeEdition(id string, f map[string]string) (digest.Edition, error) {
 	}
 	if e.Updated, err = time.Parse(time.RFC3339Nano, f["updated"]); err != nil {
 		return digest.Edition{}, fmt.Errorf("store: edition %s: bad updated time: %w", id, err)
+	}
+	e.Created = e.Published // editions stored before "created" was kept
+	if c, ok := f["created"]; ok {
+		if e.Created, err = time.Parse(time.RFC3339Nano, c); err != nil {
+			return digest.Edition{}, fmt.Errorf("store: edition %s: bad created time: %w", id, err)
+		}
 	}
 	if err := json.Unmarshal([]byte(f["page"]), &e.Page); err != nil {
 		return digest.Edition{}, fmt.Errorf("store: edition %s: bad page: %w", id, err)

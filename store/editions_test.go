@@ -88,6 +88,24 @@ func TestSaveEditionLifecycle(t *testing.T) {
 	}
 }
 
+// TestSaveEditionPublishedIsGiven: a day first stored with a published
+// time keeps it (a past day's edition is dated on its day, not when it
+// was built); updated is the build time.
+func TestSaveEditionPublishedIsGiven(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, 10)
+	e := edition(t, "2026-11-20", "Past")
+	e.Published = time.Date(2026, 11, 20, 6, 0, 0, 0, time.UTC)
+	built := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	got, _, err := s.SaveEdition(ctx, e, built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Published.Equal(e.Published) || !got.Updated.Equal(built) || !got.Created.Equal(built) {
+		t.Errorf("published %v updated %v, want %v and %v", got.Published, got.Updated, e.Published, built)
+	}
+}
+
 func TestEditionNotFound(t *testing.T) {
 	s := newStore(t, 10)
 	_, err := s.Edition(context.Background(), "2001-01-01")

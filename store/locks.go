@@ -8,6 +8,22 @@ import (
 
 func (k keys) scheduleLock(day string) string { return k.prefix + "schedule:" + day }
 func (k keys) idempotency(key string) string  { return k.prefix + "idempotency:" + key }
+func (k keys) scheduleSince() string          { return k.prefix + "schedule-since" }
+
+// ScheduleSince returns when the daily schedule first ran against this
+// store, recording now if it never did. A run due before then was never
+// missed: a fresh store does not catch up.
+func (s *Store) ScheduleSince(ctx context.Context, now time.Time) (time.Time, error) {
+	v, _, err := s.setOnce(ctx, s.keys.scheduleSince(), formatTime(now), 0)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("store: schedule start: %w", err)
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("store: schedule start %q: %w", v, err)
+	}
+	return t, nil
+}
 
 // TakeScheduleLock takes the lock of the scheduled run of day for ttl and
 // reports whether it was free: the daily build-and-send runs once across

@@ -58,3 +58,15 @@ func TestSecretAndFeedIDAreKeptOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestScheduleSinceIsKeptOnce(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, 0)
+	first := time.Date(2026, 11, 30, 7, 0, 0, 0, time.UTC)
+	if got, err := s.ScheduleSince(ctx, first); err != nil || !got.Equal(first) {
+		t.Fatalf("first start: %v %v, want %v", got, err, first)
+	}
+	if got, _ := s.ScheduleSince(ctx, first.Add(24*time.Hour)); !got.Equal(first) {
+		t.Errorf("a later start moved the schedule's start to %v", got)
+	}
+}

@@ -54,6 +54,12 @@ func (s *Service) confirm(ctx context.Context, a readerAction) (digest.Subscribe
 	}
 	if outcome == Confirmed {
 		s.logger.Info("Subscriber confirmed", slog.Int64("subscriber", a.ID))
+		if s.cfg.Welcomer != nil {
+			// The confirmation stands whatever the welcome mail does.
+			if err := s.cfg.Welcomer.Welcome(context.WithoutCancel(ctx), sub); err != nil {
+				s.logger.Error("Unable to mail the latest edition to a new subscriber", slog.Int64("subscriber", a.ID), slog.Any("error", err))
+			}
+		}
 	}
 	return sub, outcome, nil
 }

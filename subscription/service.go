@@ -84,6 +84,15 @@ type Config struct {
 	// and format changes that arrive while Redis is unreachable, to apply
 	// them when it answers again (RunSpool).
 	Spool Spool
+	// Welcomer, when set, mails each newly confirmed subscriber the latest
+	// edition at once.
+	Welcomer Welcomer
+}
+
+// Welcomer greets a subscriber who has just confirmed (the latest edition,
+// mailed at once). publish.Welcome meets it.
+type Welcomer interface {
+	Welcome(ctx context.Context, sub digest.Subscriber) error
 }
 
 // Service runs the subscriber use cases.
@@ -131,7 +140,7 @@ type SubscribeRequest struct {
 func checkEmail(email string) (string, error) {
 	e, err := digest.NormalizeEmail(email)
 	if err != nil {
-		return "", &FieldError{Field: "email", Message: strings.TrimPrefix(err.Error(), digest.ErrBadEmail.Error()+": ")}
+		return "", &FieldError{Field: "email", Message: err.Error()}
 	}
 	return e, nil
 }

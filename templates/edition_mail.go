@@ -94,8 +94,10 @@ type EditionMailData struct {
 	// first sentence, or the first headline.
 	Preheader string
 	// SiteURL is the site's home, WebURL the edition's page, FeedURL the
-	// RSS feed.
+	// RSS feed, SubscribeURL the subscribe form (for a reader a mail was
+	// forwarded to), ArchiveURL the list of past editions.
 	SiteURL, WebURL, FeedURL string
+	SubscribeURL, ArchiveURL string
 	// PostalAddress holds the lines of the sender's postal address.
 	PostalAddress []string
 	// Continued: the lead is cut short (HTML only, to stay under the size
@@ -250,6 +252,8 @@ func mailData(site MailSite, e digest.Edition, p Personal) EditionMailData {
 		d.SiteURL = site.Base.String()
 		d.WebURL = site.Base.ResolveReference(&url.URL{Path: "editions/" + e.ID}).String()
 		d.FeedURL = site.Base.ResolveReference(&url.URL{Path: "feed.rss"}).String()
+		d.SubscribeURL = site.Base.ResolveReference(&url.URL{Path: "subscribe"}).String()
+		d.ArchiveURL = site.Base.ResolveReference(&url.URL{Path: "archive"}).String()
 	}
 	for line := range strings.SplitSeq(strings.ReplaceAll(site.PostalAddress, `\n`, "\n"), "\n") {
 		if line = oneLine(line); line != "" {

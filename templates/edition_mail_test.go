@@ -55,6 +55,7 @@ func TestEditionMailLinks(t *testing.T) {
 		"https://news.example.com/news/feed.rss",
 		testPersonal.UnsubscribeURL, testPersonal.PreferencesURL, testPersonal.Email,
 		"Broadsheet News", "1 Example Street",
+		"Forwarded this?", "https://news.example.com/news/subscribe", "https://news.example.com/news/archive",
 	} {
 		if !strings.Contains(r.Text, want) {
 			t.Errorf("text part lacks %q", want)

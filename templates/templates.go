@@ -9,13 +9,23 @@ import (
 	"html/template"
 	"io"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/broadsheet-news/broadsheet/digest"
 )
 
-//go:embed web/*.html
+//go:embed web/*.html web/favicon.svg
 var embedded embed.FS
+
+// FaviconFile is the name the site's icon is served and exported as.
+const FaviconFile = "favicon.svg"
+
+// Favicon returns the site's icon, an SVG.
+func Favicon() []byte {
+	b, _ := embedded.ReadFile("web/" + FaviconFile) // embedded: always there
+	return b
+}
 
 // Page names accepted by Set.Render.
 const (
@@ -74,8 +84,12 @@ func parse(fsys fs.FS) (*Set, error) {
 type Links struct {
 	// Base is the site's root path ("/" or "/news/"); subscription pages
 	// live under it.
-	Base            string
+	Base string
+	// Site is the site's absolute URL ("https://news.example.com/"), for
+	// canonical links and Open Graph tags; "" leaves those out.
+	Site            string
 	Home, Archive   string
+	Favicon         string
 	RSS, Atom, JSON string
 	// An edition's page is EditionPrefix + ID + EditionSuffix.
 	EditionPrefix, EditionSuffix string
@@ -92,6 +106,8 @@ type Page struct {
 	Edition *digest.Edition
 	// Latest tells the edition page it shows the newest edition.
 	Latest bool
+	// Older and Newer are the editions before and after the one shown.
+	Older, Newer *digest.Summary
 	// Archive lists editions, newest first (archive page).
 	Archive []digest.Summary
 	// Message explains an error or a missing page.
@@ -110,6 +126,41 @@ type Page struct {
 	// Challenge, on a subscribe form past the rate limit, is the
 	// proof-of-work challenge (JSON) the ALTCHA widget solves.
 	Challenge string
+}
+
+// Canonical is the edition page's absolute URL ("" on other pages, or
+// when the site's URL is unknown): the home page's for the latest
+// edition shown at home, the edition's own page otherwise.
+func (p Page) Canonical() string {
+	if p.Edition == nil || p.Links.Site == "" {
+		return ""
+	}
+	if p.Latest {
+		return p.Links.Site
+	}
+	return p.Links.Site + "editions/" + p.Edition.ID
+}
+
+// maxDescription bounds a page's meta description, in characters (search
+// engines show about 155).
+const maxDescription = 160
+
+// Description is the page's <meta name="description">: the edition's lead
+// paragraph, cut at a word near 160 characters, or a line about the site.
+func (p Page) Description() string {
+	if p.Edition != nil {
+		if d := strings.Join(strings.Fields(p.Edition.Summary()), " "); d != "" {
+			if r := []rune(d); len(r) > maxDescription {
+				d = string(r[:maxDescription])
+				if i := strings.LastIndexByte(d, ' '); i > maxDescription/2 {
+					d = d[:i]
+				}
+				d = strings.TrimRight(d, " ,;:.") + "…"
+			}
+			return d
+		}
+	}
+	return "The daily edition of " + p.SiteTitle + ": the day's headlines and its lead story, on the web, by feed and by mail."
 }
 
 // Render writes the named page. The page is rendered in full before any byte

@@ -75,7 +75,11 @@ func checkInert(t *testing.T, what, doc string) {
 		if n.Type == html.ElementNode {
 			switch n.Data {
 			case "script", "iframe", "object", "embed", "svg", "math", "meta", "link", "base", "form", "input", "video", "source", "details", "img":
-				if !(n.Data == "meta" && hasAttr(n, "charset", "name")) && !(n.Data == "link" && attr(n, "rel") == "alternate") {
+				// The layout's own: meta tags (charset, name, Open Graph's
+				// property) and links to feeds, the icon, the canonical page.
+				rel := attr(n, "rel")
+				if !(n.Data == "meta" && hasAttr(n, "charset", "name", "property")) &&
+					!(n.Data == "link" && (rel == "alternate" || rel == "icon" || rel == "canonical")) {
 					t.Errorf("%s has a <%s> element", what, n.Data)
 				}
 			case "style":

@@ -72,6 +72,10 @@ func (s *Server) buildEdition(w http.ResponseWriter, r *http.Request) {
 	if err != nil && ctx.Err() != nil && r.Context().Err() == nil {
 		err = &BuildTimeoutError{After: s.buildTimeout, Err: err}
 	}
+	var de *publish.DayError
+	if errors.As(err, &de) {
+		err = &subscription.FieldError{Field: "date", Message: de.Error()}
+	}
 	if err != nil {
 		status := statusOf(err)
 		s.logger.Warn("Build from the API failed", slog.String("date", in.Date), slog.Int("status", status),

@@ -17,7 +17,7 @@ import (
 // relative file names, so the export works from any static host or folder.
 func rootLinks() templates.Links {
 	return templates.Links{
-		Home: "index.html", Archive: "archive.html",
+		Home: "index.html", Archive: "archive.html", Favicon: templates.FaviconFile,
 		RSS: feeds.RSSFile, Atom: feeds.AtomFile, JSON: feeds.JSONFile,
 		EditionPrefix: "editions/", EditionSuffix: ".html",
 	}
@@ -25,7 +25,7 @@ func rootLinks() templates.Links {
 
 func editionLinks() templates.Links {
 	return templates.Links{
-		Home: "../index.html", Archive: "../archive.html",
+		Home: "../index.html", Archive: "../archive.html", Favicon: "../" + templates.FaviconFile,
 		RSS: "../" + feeds.RSSFile, Atom: "../" + feeds.AtomFile, JSON: "../" + feeds.JSONFile,
 		EditionSuffix: ".html",
 	}
@@ -44,6 +44,9 @@ func Export(ctx context.Context, dir string, pages *templates.Set, title string,
 	if err := os.MkdirAll(filepath.Join(dir, "editions"), 0o755); err != nil {
 		return fmt.Errorf("web: export: %w", err)
 	}
+	if err := writeFileAtomic(filepath.Join(dir, templates.FaviconFile), templates.Favicon()); err != nil {
+		return err
+	}
 	for name, body := range snap.Feeds.Files() {
 		if err := writeFileAtomic(filepath.Join(dir, name), body); err != nil {
 			return err
@@ -54,6 +57,9 @@ func Export(ctx context.Context, dir string, pages *templates.Set, title string,
 	}
 	index := page(rootLinks())
 	index.Edition, index.Latest = snap.LatestEdition(), true
+	if index.Edition != nil {
+		index.Older, index.Newer = neighbours(snap.Archive, index.Edition.ID)
+	}
 	archive := page(rootLinks())
 	archive.Archive = snap.Archive
 	files := []struct {
@@ -79,6 +85,7 @@ func Export(ctx context.Context, dir string, pages *templates.Set, title string,
 		}
 		data := page(editionLinks())
 		data.Edition = &e
+		data.Older, data.Newer = neighbours(snap.Archive, s.ID)
 		if err := exportPage(filepath.Join(dir, "editions", s.ID+".html"), pages, templates.EditionPage, data); err != nil {
 			return err
 		}

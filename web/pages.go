@@ -16,8 +16,12 @@ func (s *Server) page() templates.Page {
 
 func (s *Server) showLatest(w http.ResponseWriter, r *http.Request) {
 	data := s.page()
-	data.Edition = s.site.Current().LatestEdition()
+	snap := s.site.Current()
+	data.Edition = snap.LatestEdition()
 	data.Latest = true
+	if data.Edition != nil {
+		data.Older, data.Newer = neighbours(snap.Archive, data.Edition.ID)
+	}
 	s.render(w, r, http.StatusOK, templates.EditionPage, data)
 }
 
@@ -38,7 +42,36 @@ func (s *Server) showEdition(w http.ResponseWriter, r *http.Request) {
 	}
 	data := s.page()
 	data.Edition = &e
+	data.Older, data.Newer = neighbours(s.site.Current().Archive, id)
 	s.render(w, r, http.StatusOK, templates.EditionPage, data)
+}
+
+// neighbours returns the editions before and after day id in archive
+// (newest first), or nil where there is none.
+func neighbours(archive []digest.Summary, id string) (older, newer *digest.Summary) {
+	for i := range archive {
+		if archive[i].ID == id {
+			if i+1 < len(archive) {
+				older = &archive[i+1]
+			}
+			if i > 0 {
+				newer = &archive[i-1]
+			}
+			return older, newer
+		}
+	}
+	return nil, nil
+}
+
+// favicon serves the site's icon.
+func (s *Server) favicon(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "image/svg+xml")
+	h.Set("Cache-Control", "public, max-age=86400")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(templates.Favicon())
+	}
 }
 
 func (s *Server) showArchive(w http.ResponseWriter, r *http.Request) {
@@ -67,6 +100,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	switch name {
 	case templates.SubscribePage, templates.ConfirmPage, templates.UnsubscribePage, templates.PreferencesPage:
 		data.HideSubscribeForm = true
+	}
+	if name == templates.ConfirmPage && data.Edition == nil {
+		// A new subscriber sees the latest edition's title, with a link.
+		data.Edition = s.site.Current().LatestEdition()
 	}
 	var buf strings.Builder
 	if err := s.pages.Render(&buf, name, data); err != nil {

@@ -139,8 +139,9 @@ func New(deps Deps, cfg Config) *Server {
 		webhooks:     deps.Webhooks,
 		console:      deps.Console,
 		links: templates.Links{
-			Base: base, Home: base, Archive: base + "archive",
-			RSS: abs(feeds.RSSFile), Atom: abs(feeds.AtomFile), JSON: abs(feeds.JSONFile),
+			Base: base, Home: base, Archive: base + "archive", Favicon: base + templates.FaviconFile,
+			Site: strings.TrimSuffix(cfg.BaseURL.String(), "/") + "/",
+			RSS:  abs(feeds.RSSFile), Atom: abs(feeds.AtomFile), JSON: abs(feeds.JSONFile),
 			EditionPrefix: base + "editions/",
 		},
 	}
@@ -157,6 +158,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /archive", s.showArchive)
 	mux.HandleFunc("GET /archive.html", s.showArchive)
 	mux.HandleFunc("GET /index.html", s.showLatest)
+	mux.HandleFunc("GET /"+templates.FaviconFile, s.favicon)
 	mux.Handle("GET /"+feeds.RSSFile, s.feed("rss", func(f *feeds.Set) *feeds.Document { return f.RSS }))
 	mux.Handle("GET /"+feeds.AtomFile, s.feed("atom", func(f *feeds.Set) *feeds.Document { return f.Atom }))
 	mux.Handle("GET /"+feeds.JSONFile, s.feed("json", func(f *feeds.Set) *feeds.Document { return f.JSON }))

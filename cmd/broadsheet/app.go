@@ -43,10 +43,15 @@ type app struct {
 	// Sending editions: set by openSending.
 	digestOf func(digest.Edition) (*mailer.Digest, error)
 	sender   *publish.Sender
+	welcome  *publish.Welcome // nil without --welcome-edition
 	metrics  *metrics
 	// Reports coming back: set when --bounce-address is.
 	signer    *subscription.Signer
 	addresses *feedback.Addresses
+	// warnMail logs the mail settings a bulk sender will regret (no
+	// postal address, a DKIM domain not the sender's): called once, by
+	// the commands that mail editions.
+	warnMail func()
 }
 
 // newApp validates cfg and wires the parts. Close releases them.
@@ -128,6 +133,8 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 		BaseURL:  cfg.baseURL,
 		Location: cfg.location,
 		Observer: m,
+		Schedule: cfg.schedule,
+		Hub:      cfg.WebSubHub,
 	}, time.Now, logger)
 
 	secrets := cfg.Secrets
@@ -175,15 +182,16 @@ func newApp(ctx context.Context, cfg *config, sys stdio) (*app, error) {
 		RenderConfirmation: func(m subscription.ConfirmationMail) (string, string, string, error) {
 			return mails.Confirmation(templates.ConfirmationData(m))
 		},
+		Welcomer: welcomeHook{a},
 	}, time.Now, logger)
 	return a, nil
 }
 
 // openSending wires what mails editions — the edition mail's templates
 // (with their overrides) and DKIM key, the delivery engine, the sender —
-// for the commands that do (serve, send, preview): a mistake in them stops
-// the command at start, with the file and line. Other commands neither
-// load nor check them.
+// for the commands that use them (serve, send, preview): a mistake in them
+// stops the command at start, with the file and line. Other commands
+// neither load nor check them.
 func (a *app) openSending() error {
 	cfg := a.cfg
 	if err := cfg.validateSending(); err != nil {
@@ -208,12 +216,28 @@ func (a *app) openSending() error {
 		Owner:         senderName(), Logger: a.logger, Observer: a.metrics, Pacer: a.store,
 	})
 	a.sender = publish.NewSender(engine, a.store, a.store, time.Now, a.logger)
-	cfg.Mail.warn(a.logger)
-	if cfg.SMTPURL != "" && cfg.baseURL.Scheme == "http" {
-		a.logger.Warn("The base URL is http://, so the edition mail's one-click unsubscribe link is too: Gmail and Yahoo require an https one; set --base-url https://…",
-			slog.String("base_url", cfg.baseURL.String()))
+	if cfg.WelcomeEdition {
+		a.welcome = publish.NewWelcome(a.store, mailer.NewWelcomer(a.store, a.subs, a.opener, a.digestOf, time.Now), a.logger)
+	}
+	a.warnMail = func() {
+		cfg.Mail.warn(a.logger)
+		if cfg.SMTPURL != "" && cfg.baseURL.Scheme == "http" {
+			a.logger.Warn("The base URL is http://, so the edition mail's one-click unsubscribe link is too: Gmail and Yahoo require an https one; set --base-url https://…",
+				slog.String("base_url", cfg.baseURL.String()))
+		}
 	}
 	return nil
+}
+
+// welcomeHook hands a confirmation to the welcome use case once
+// openSending has wired it (serve, with --welcome-edition).
+type welcomeHook struct{ a *app }
+
+func (h welcomeHook) Welcome(ctx context.Context, sub digest.Subscriber) error {
+	if h.a.welcome == nil {
+		return nil
+	}
+	return h.a.welcome.Welcome(ctx, sub)
 }
 
 // senderName names this process in send-job leases: host, pid and a

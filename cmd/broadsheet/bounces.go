@@ -10,10 +10,10 @@ import (
 )
 
 func runBounces(ctx context.Context, args []string, sys stdio) error {
-	var cfg config
+	cfg := newConfig()
 	f := newFlags("bounces", "[--kind hard|soft|complaint|unsubscribe] [--limit N] [flags]", sys.getenv)
 	cfg.storeFlags(f)
-	cfg.siteFlags(f)
+	cfg.linkFlags(f)
 	cfg.mailFlags(f)
 	cfg.inboundFlags(f)
 	kind := f.fs.String("kind", "", "only reports of this kind: hard, soft, complaint or unsubscribe")

@@ -9,11 +9,11 @@ import (
 )
 
 func runBuild(ctx context.Context, args []string, sys stdio) error {
-	var cfg config
-	f := newFlags("build", "[--source PATH|-] [--date YYYY-MM-DD] [--out DIR]", sys.getenv)
+	cfg := newConfig()
+	f := newFlags("build", "[--date YYYY-MM-DD] [--out DIR] [--source PATH|URL|-] [flags]", sys.getenv)
 	cfg.storeFlags(f)
-	cfg.siteFlags(f)
-	cfg.mailFlags(f)
+	cfg.linkFlags(f)
+	cfg.editionFlags(f)
 	date := f.fs.String("date", "", "the edition's day, YYYY-MM-DD (default: today in --timezone)")
 	out := f.fs.String("out", "", "also write the site as static files to this directory")
 	if err := parseFlags(f, args, sys.stdout); err != nil {
@@ -32,6 +32,11 @@ func runBuild(ctx context.Context, args []string, sys stdio) error {
 		return err
 	}
 	defer a.Close()
+	if *date != "" {
+		if err := a.pub.CheckDay(*date); err != nil {
+			return usageErrorf("--date %v", err)
+		}
+	}
 
 	res, err := a.pub.Build(ctx, a.source(sys), *date)
 	if err != nil {

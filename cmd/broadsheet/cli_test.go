@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/broadsheet-news/broadsheet/internal/redistest"
 )
@@ -181,6 +182,63 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+// TestHelpListsOnlyTheCommandsFlags: each --help names the command's
+// arguments and lists the flags it uses, shared ones under headings.
+func TestHelpListsOnlyTheCommandsFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		want, not []string
+	}{
+		{[]string{"subscribers", "add", "--help"},
+			[]string{"Usage: broadsheet subscribers add EMAIL [--name NAME]", "\nFlags:\n  -consent", "Store flags (every command):", "-data-dir", "-from"},
+			[]string{"-headline-selector", "-smtp-connections", "-source", "-postal-address", "-schedule"}},
+		{[]string{"subscribers", "count", "--help"},
+			[]string{"Usage: broadsheet subscribers count", "-redis-url"},
+			[]string{"-from", "-name", "-title"}},
+		{[]string{"build", "--help"},
+			[]string{"Usage: broadsheet build [--date YYYY-MM-DD]", "-date", "Edition flags (build, serve):", "-headline-selector", "-schedule"},
+			[]string{"-smtp-connections", "-from", "-postal-address", "-catch-up"}},
+		{[]string{"send", "--help"},
+			[]string{"-resend-failed", "Sending flags (serve, send):", "-smtp-connections", "-postal-address"},
+			[]string{"-headline-selector", "-source", "-catch-up", "-consent-version"}},
+		{[]string{"preview", "--help"},
+			[]string{"-format", "-postal-address"},
+			[]string{"-smtp-connections", "-source", "-catch-up"}},
+		{[]string{"serve", "--help"},
+			[]string{"-catch-up", "-consent-version", "-source", "-smtp-connections", "-postal-address"},
+			nil},
+	} {
+		var c cli
+		if code := c.run(context.Background(), tc.args...); code != 0 {
+			t.Errorf("%v: exit %d", tc.args, code)
+		}
+		out := c.stdout.String()
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v lacks %q:\n%s", tc.args, w, out)
+			}
+		}
+		for _, n := range tc.not {
+			if strings.Contains(out, n+" ") || strings.Contains(out, n+"\n") {
+				t.Errorf("%v lists %s, which it does not use", tc.args, n)
+			}
+		}
+	}
+}
+
+// TestCommandsReadOnlyTheirVariables: a variable of a flag a command does
+// not use does not stop it.
+func TestCommandsReadOnlyTheirVariables(t *testing.T) {
+	c := cli{env: map[string]string{"BROADSHEET_REDIS_URL": "redis://" + redistest.Start(t), "BROADSHEET_DATA_DIR": t.TempDir(),
+		"BROADSHEET_SCHEDULE": "whenever", "BROADSHEET_SMTP_CONNECTIONS": "many"}}
+	if code := c.run(context.Background(), "subscribers", "count"); code != 0 {
+		t.Errorf("subscribers count read another command's variables: exit %d, %s", code, c.stderr.String())
+	}
+	if code := c.run(context.Background(), "build"); code != 2 || !strings.Contains(c.stderr.String(), "whenever") {
+		t.Errorf("build ignored its own BROADSHEET_SCHEDULE: exit %d, %s", code, c.stderr.String())
+	}
+}
+
 func TestEnvironmentSetsFlagsAndFlagsWin(t *testing.T) {
 	c := cli{env: map[string]string{"BROADSHEET_TIMEZONE": "Nowhere/Land", "BROADSHEET_DATA_DIR": t.TempDir()}}
 	if code := c.run(context.Background(), "build"); code != 2 || !strings.Contains(c.stderr.String(), `"Nowhere/Land"`) {
@@ -206,5 +264,20 @@ func TestEnvironmentSetsFlagsAndFlagsWin(t *testing.T) {
 	c.env["BROADSHEET_KEEP_EDITIONS"] = "many"
 	if code := c.run(context.Background(), "build", "--timezone", "UTC"); code != 2 || !strings.Contains(c.stderr.String(), "not a whole number") {
 		t.Errorf("bad BROADSHEET_KEEP_EDITIONS: exit %d, %s", code, c.stderr.String())
+	}
+}
+
+// TestBuildDateBounds: build --date takes days from 1970 up to tomorrow
+// in --timezone; others exit 2 with one sentence, and the API says 400.
+func TestBuildDateBounds(t *testing.T) {
+	c := cli{env: map[string]string{"BROADSHEET_REDIS_URL": "redis://" + redistest.Start(t), "BROADSHEET_DATA_DIR": t.TempDir()}}
+	tomorrow := time.Now().UTC().AddDate(0, 0, 1).Format("2006-01-02")
+	for _, day := range []string{"9999-12-31", "1969-12-31", time.Now().UTC().AddDate(0, 0, 2).Format("2006-01-02")} {
+		if code := c.run(context.Background(), "build", "--date", day); code != 2 || !strings.HasPrefix(c.stderr.String(), "broadsheet: --date "+day+" is ") || strings.Count(c.stderr.String(), "\n") != 1 {
+			t.Errorf("--date %s: exit %d, %q", day, code, c.stderr.String())
+		}
+	}
+	if code := c.run(context.Background(), "build", "--date", tomorrow); code != 0 {
+		t.Errorf("--date %s (tomorrow): exit %d, %s", tomorrow, code, c.stderr.String())
 	}
 }

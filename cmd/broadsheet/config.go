@@ -2,8 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -65,6 +63,8 @@ type config struct {
 	InboundListen      string
 	InboundTLSCert     string
 	InboundTLSKey      string
+	WebSubHub          string
+	WelcomeEdition     bool
 	// Secrets: from the environment (or a *_FILE it names) only.
 	SMTPURL    string
 	Secrets    []string
@@ -79,80 +79,54 @@ type config struct {
 	location *time.Location
 	// readerSpool, set by serve, keeps reader actions while Redis is away.
 	readerSpool *spool.Spool
+	schedule    cron.Schedule // nil: "off"
 }
 
-// envFlags is a command's flags, whose defaults come from BROADSHEET_*
-// variables.
-type envFlags struct {
-	fs       *flag.FlagSet
-	synopsis string
-	getenv   func(string) string
-	errs     []string
+// The headings shared flags are listed under in --help, by what uses them.
+const (
+	sectionStore   = "Store flags (every command)"
+	sectionLinks   = "Site flags (links in pages and mails)"
+	sectionEdition = "Edition flags (build, serve)"
+	sectionMail    = "Mail flags (commands that mail)"
+	sectionDigest  = "Edition mail flags (serve, send, preview)"
+	sectionSending = "Sending flags (serve, send)"
+)
+
+// newConfig returns the configuration at its defaults: a command
+// registers only the flags it uses, and the rest keep these.
+func newConfig() config {
+	var c config
+	f := newFlags("defaults", "", func(string) string { return "" })
+	c.storeFlags(f)
+	c.linkFlags(f)
+	c.editionFlags(f)
+	c.mailFlags(f)
+	c.digestFlags(f)
+	c.sendingFlags(f)
+	return c
 }
 
-// newFlags returns the flags of cmd. Parse errors are reported once, by
-// parseFlags; --help prints the usage to stdout.
-func newFlags(cmd, synopsis string, getenv func(string) string) *envFlags {
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	return &envFlags{fs: fs, synopsis: synopsis, getenv: getenv}
-}
-
-func (f *envFlags) string(p *string, name, def, help string) {
-	f.fs.StringVar(p, name, def, help+" ($"+envName(name)+")")
-	f.fromEnv(name, "a string")
-}
-
-func (f *envFlags) int(p *int, name string, def int, help string) {
-	f.fs.IntVar(p, name, def, help+" ($"+envName(name)+")")
-	f.fromEnv(name, "a whole number")
-}
-
-func (f *envFlags) bool(p *bool, name string, def bool, help string) {
-	f.fs.BoolVar(p, name, def, help+" ($"+envName(name)+")")
-	f.fromEnv(name, "true or false")
-}
-
-func (f *envFlags) float(p *float64, name string, def float64, help string) {
-	f.fs.Float64Var(p, name, def, help+" ($"+envName(name)+")")
-	f.fromEnv(name, "a number")
-}
-
-func (f *envFlags) duration(p *time.Duration, name string, def time.Duration, help string) {
-	f.fs.DurationVar(p, name, def, help+" ($"+envName(name)+")")
-	f.fromEnv(name, "a duration like 6h or 90m")
-}
-
-// fromEnv sets flag name from its BROADSHEET_* variable, when set, with the
-// parser the command line uses (so a flag given later wins, and both are
-// checked alike after parsing); kind names what the value must be.
-func (f *envFlags) fromEnv(name, kind string) {
-	env := envName(name)
-	if v := f.getenv(env); v != "" {
-		if err := f.fs.Set(name, v); err != nil {
-			f.errs = append(f.errs, fmt.Sprintf("$%s=%q is not %s", env, v, kind))
-		}
-	}
-}
-
-func envName(flagName string) string {
-	return "BROADSHEET_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
-}
-
-// storeFlags registers what every command that opens the store needs.
+// storeFlags registers what every command needs: the store and the log.
 func (c *config) storeFlags(f *envFlags) {
+	f.section(sectionStore)
 	f.string(&c.DataDir, "data-dir", "./data", "directory for the private Redis and the mail outbox")
 	f.string(&c.RedisURL, "redis-url", "", "Redis URL (redis://, rediss://, unix://; ?addr=… for Cluster, ?master_name=… for Sentinel); empty starts a private redis-server under the data dir")
 	f.string(&c.RedisPrefix, "redis-prefix", store.DefaultPrefix, "prefix of every Redis key")
-	f.int(&c.KeepEditions, "keep-editions", store.DefaultKeepEditions, "editions kept in Redis; older ones are deleted")
 	f.int(&c.RedisWaitReplicas, "redis-wait-replicas", -1, "replicas that must acknowledge each delivery and subscriber write (WAIT) so a failover loses none; -1: 1 when every master has a replica at start, else 0")
 	f.string(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 }
 
-// siteFlags registers what every command that publishes needs.
-func (c *config) siteFlags(f *envFlags) {
+// linkFlags registers what makes the site's links, in pages and mails.
+func (c *config) linkFlags(f *envFlags) {
+	f.section(sectionLinks)
 	f.string(&c.BaseURL, "base-url", "", "public URL of the site (default http://LISTEN/)")
+	f.string(&c.Listen, "listen", "localhost:8080", "address to serve HTTP on (and of the default --base-url)")
+	f.string(&c.Title, "title", "Daily Brief", "the publication's name")
+}
+
+// editionFlags registers what builds editions (build, serve).
+func (c *config) editionFlags(f *envFlags) {
+	f.section(sectionEdition)
 	f.string(&c.Source, "source", "", "front page to read: a text file, - for standard input, or an http(s) URL of an HTML front page or a feed (default: the bundled sample)")
 	f.string(&c.HeadlineSelector, "headline-selector", digest.DefaultHeadlineSelector, "CSS selector of the headline links on an HTML front page")
 	f.string(&c.LeadSelector, "lead-selector", "", "CSS selector of the link to the lead article (default: the first headline)")
@@ -160,25 +134,30 @@ func (c *config) siteFlags(f *envFlags) {
 	f.int(&c.SourceRetries, "source-retries", 3, "times a web source answering 5xx or 429, or timing out, is tried again (backoff 1s, 2s, 4s…, or its Retry-After)")
 	f.bool(&c.SourceAllowPrivate, "source-allow-private", false, "let a web source live at a private, loopback or link-local address (intranet sources, tests)")
 	f.string(&c.Timezone, "timezone", "UTC", "time zone that decides an edition's day, e.g. Europe/Paris")
-	f.string(&c.Title, "title", "Daily Brief", "the publication's name")
-	f.string(&c.Listen, "listen", "localhost:8080", "address to serve HTTP on")
+	f.string(&c.Schedule, "schedule", "0 6 * * *", `cron spec (in --timezone) of the daily run: serve builds today's edition and sends it then, and an edition is dated at its day's run; "off" leaves it to an external cron running "broadsheet build" and "broadsheet send"`)
+	f.int(&c.KeepEditions, "keep-editions", store.DefaultKeepEditions, "editions kept in Redis; older ones are deleted")
 }
 
-// mailFlags registers what every command that mails or manages
-// subscribers needs.
+// mailFlags registers what every command that mails needs.
 func (c *config) mailFlags(f *envFlags) {
+	f.section(sectionMail)
 	f.string(&c.From, "from", "Daily Brief <news@localhost.localdomain>", "sender of every mail, e.g. \"Daily Brief <news@example.com>\"")
 	c.DKIM.flags(f)
 	f.string(&c.Frequency, "frequency", "once a day", `how often editions are mailed, as the confirmation mail says it ("It comes by email once a day")`)
-	f.string(&c.ConsentText, "consent-version", "1", "version of the consent text the subscribe form shows, recorded with each subscription")
 	f.string(&c.BounceAddress, "bounce-address", "", "address reports come back to, e.g. bounces@news.example.com: every mail's envelope sender becomes bounces+TAG@… naming its subscriber (VERP), and List-Unsubscribe gets a per-subscriber mailto:; empty: no mailto: and the From address as envelope sender")
 	f.string(&c.UnsubscribeMailbox, "unsubscribe-mailbox", "", `with --bounce-address, the address whose +TAG variants List-Unsubscribe's mailto: names (default unsubscribe@ the bounce domain; "-" for no mailto:)`)
 }
 
-// sendFlags registers what the commands that mail editions need (serve,
-// send, preview).
-func (c *config) sendFlags(f *envFlags) {
+// digestFlags registers the edition mail's settings (serve, send,
+// preview).
+func (c *config) digestFlags(f *envFlags) {
+	f.section(sectionDigest)
 	c.Mail.flags(f)
+}
+
+// sendingFlags registers how editions are sent (serve, send).
+func (c *config) sendingFlags(f *envFlags) {
+	f.section(sectionSending)
 	f.int(&c.SMTPConnections, "smtp-connections", 10, "SMTP connections sending an edition at once")
 	f.float(&c.SendRate, "send-rate", 0, "messages per second at most, over all connections (0: no limit)")
 	f.duration(&c.RetryFor, "retry-for", 6*time.Hour, "how long a message refused for now (4xx, network) is tried again")
@@ -240,6 +219,9 @@ func (c *config) validate() error {
 		return usageErrorf("--timezone %q is not a time zone name such as UTC or Europe/Paris", c.Timezone)
 	}
 	c.location = loc
+	if c.schedule, err = parseSchedule(c.Schedule); err != nil {
+		return err
+	}
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + defaultHost(c.Listen) + "/"
 	}
@@ -281,6 +263,11 @@ func (c *config) validate() error {
 	if c.RedisWaitReplicas < -1 {
 		return usageErrorf("--redis-wait-replicas must be -1 (automatic), 0 or more")
 	}
+	if c.WebSubHub != "" {
+		if u, err := url.Parse(c.WebSubHub); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usageErrorf("--websub-hub %q is not an absolute http or https URL", c.WebSubHub)
+		}
+	}
 	if strings.ContainsAny(c.Title, "\r\n") {
 		return usageErrorf("--title must be one line")
 	}
@@ -290,7 +277,7 @@ func (c *config) validate() error {
 	return nil
 }
 
-// validateSending checks the settings of sendFlags.
+// validateSending checks the settings of sendingFlags.
 func (c *config) validateSending() error {
 	if c.SMTPConnections < 1 || c.SMTPConnections > 1000 {
 		return usageErrorf("--smtp-connections must be from 1 to 1000")
@@ -359,22 +346,4 @@ func (c *config) logger(stderr io.Writer) (*slog.Logger, error) {
 	}
 	// No address in any line above debug level.
 	return slog.New(logs.Redact(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))), nil
-}
-
-// parseFlags parses args. --help prints the usage to stdout and returns
-// flag.ErrHelp; a bad flag is a usage error.
-func parseFlags(f *envFlags, args []string, stdout io.Writer) error {
-	if err := f.fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			fmt.Fprintf(stdout, "Usage: broadsheet %s %s\n\nFlags:\n", f.fs.Name(), f.synopsis)
-			f.fs.SetOutput(stdout)
-			f.fs.PrintDefaults()
-			return err
-		}
-		return usageErrorf("%s: %v (see broadsheet %s --help)", f.fs.Name(), err, f.fs.Name())
-	}
-	if len(f.errs) > 0 {
-		return usageErrorf("%s", strings.Join(f.errs, "; "))
-	}
-	return nil
 }

@@ -236,7 +236,7 @@ func TestBuildThenServe(t *testing.T) {
 
 	// The static export holds the whole site, feeds byte-identical to
 	// what the server serves.
-	for _, f := range []string{"feed.rss", "feed.atom", "feed.json", "index.html", "archive.html", "editions/2026-11-26.html", "editions/2026-11-27.html"} {
+	for _, f := range []string{"feed.rss", "feed.atom", "feed.json", "index.html", "archive.html", "editions/2026-11-26.html", "editions/2026-11-27.html", "favicon.svg"} {
 		data, err := os.ReadFile(filepath.Join(dir, "site", f))
 		if err != nil {
 			t.Errorf("static site: %v", err)
@@ -250,7 +250,8 @@ func TestBuildThenServe(t *testing.T) {
 		}
 	}
 	index, _ := os.ReadFile(filepath.Join(dir, "site", "editions", "2026-11-26.html"))
-	if !strings.Contains(string(index), `href="../archive.html"`) || !strings.Contains(string(index), "Version Two of the Lead") {
+	if !strings.Contains(string(index), `href="../archive.html"`) || !strings.Contains(string(index), "Version Two of the Lead") ||
+		!strings.Contains(string(index), `href="../favicon.svg"`) || !strings.Contains(string(index), `href="2026-11-27.html" rel="next"`) {
 		t.Errorf("static edition page: links or content wrong")
 	}
 
@@ -351,7 +352,8 @@ func TestServeFailsOnTakenPort(t *testing.T) {
 	defer l.Close()
 	c := cli{env: map[string]string{"BROADSHEET_DATA_DIR": t.TempDir()}}
 	code := c.run(context.Background(), "serve", "--listen", l.Addr().String())
-	if code != 1 || !strings.Contains(c.stderr.String(), fmt.Sprintf("listen on %s", l.Addr())) {
+	want := fmt.Sprintf("broadsheet: cannot listen on %s: the address is already in use (by another broadsheet serve?); choose another address with --listen or $BROADSHEET_LISTEN\n", l.Addr())
+	if code != 1 || c.stderr.String() != want {
 		t.Errorf("exit %d, stderr %q", code, c.stderr.String())
 	}
 }
@@ -392,5 +394,20 @@ func TestPrivateRedisShared(t *testing.T) {
 			t.Fatal("the private Redis still answers after the last serve stopped")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestServeWarnsOfAMissingSource: serve on a store with an edition and a
+// --source file that is not there starts (serving what it has) and says
+// so at once.
+func TestServeWarnsOfAMissingSource(t *testing.T) {
+	env := map[string]string{"BROADSHEET_REDIS_URL": "redis://" + redistest.Start(t), "BROADSHEET_DATA_DIR": t.TempDir()}
+	if c := (&cli{env: env}); c.run(context.Background(), "build") != 0 {
+		t.Fatal(c.stderr.String())
+	}
+	missing := filepath.Join(t.TempDir(), "missing.txt")
+	s := startServe(t, env, "--source", missing)
+	if log := s.cli.stderr.String(); !strings.Contains(log, "The source cannot be read") || !strings.Contains(log, "missing.txt") {
+		t.Errorf("no warning of the missing source:\n%s", log)
 	}
 }

@@ -19,14 +19,18 @@ import (
 	"github.com/broadsheet-news/broadsheet/store"
 )
 
-func main() {
+func main() { os.Exit(mainStatus(os.Args[1:])) }
+
+// mainStatus runs the process's command line and returns its exit status.
+// SIGINT (Ctrl-C) and SIGTERM end it cleanly: serve stops and exits 0.
+func mainStatus(args []string) int {
 	// go-redis logs every failed dial to stderr on its own; broadsheet
 	// reports the failure itself, in one line.
 	redis.SetLogger(quietRedis{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], stdio{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr})
-	stop()
-	os.Exit(report(err, os.Stderr))
+	defer stop()
+	err := run(ctx, args, stdio{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr})
+	return report(err, os.Stderr)
 }
 
 // quietRedis silences go-redis's own log (its package-level logger is the

@@ -64,12 +64,12 @@ func (s *mailSettings) warn(logger *slog.Logger) {
 }
 
 func runPreview(ctx context.Context, args []string, sys stdio) error {
-	var cfg config
+	cfg := newConfig()
 	f := newFlags("preview", "[--edition YYYY-MM-DD] [--format html|text|eml] [--to EMAIL] [flags]", sys.getenv)
 	cfg.storeFlags(f)
-	cfg.siteFlags(f)
+	cfg.linkFlags(f)
 	cfg.mailFlags(f)
-	cfg.sendFlags(f)
+	cfg.digestFlags(f)
 	edition := f.fs.String("edition", "", "the edition's day, YYYY-MM-DD (default: the latest edition)")
 	format := f.fs.String("format", "html", "what to print: html (the HTML part), text (the text part) or eml (the whole message, as sent)")
 	to := f.fs.String("to", "", "preview the mail of this subscriber (default: a sample subscriber, reader@example.com)")
@@ -120,7 +120,7 @@ func runPreview(ctx context.Context, args []string, sys stdio) error {
 }
 
 // openEdition checks an --edition value, opens the app for a command that
-// mails (warning of mail settings a bulk sender will regret) and returns
+// renders or mails editions and returns
 // that edition, or the latest when id is "". The caller closes the app.
 func openEdition(ctx context.Context, cfg *config, sys stdio, id string) (*app, digest.Edition, error) {
 	if id != "" {

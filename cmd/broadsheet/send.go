@@ -14,12 +14,13 @@ import (
 )
 
 func runSend(ctx context.Context, args []string, sys stdio) error {
-	var cfg config
-	f := newFlags("send", "[--edition ID] [--dry-run] [--test-to ADDR] [--resend-failed] [flags]", sys.getenv)
+	cfg := newConfig()
+	f := newFlags("send", "[--edition YYYY-MM-DD] [--dry-run] [--test-to EMAIL] [--resend-failed] [flags]", sys.getenv)
 	cfg.storeFlags(f)
-	cfg.siteFlags(f)
+	cfg.linkFlags(f)
 	cfg.mailFlags(f)
-	cfg.sendFlags(f)
+	cfg.digestFlags(f)
+	cfg.sendingFlags(f)
 	edition := f.fs.String("edition", "", "the edition's day, YYYY-MM-DD (default: the latest edition)")
 	dryRun := f.fs.Bool("dry-run", false, "say what would be sent, send nothing")
 	testTo := f.fs.String("test-to", "", "send the edition to this address only, outside the delivery ledger")
@@ -45,6 +46,7 @@ func runSend(ctx context.Context, args []string, sys stdio) error {
 	if err != nil && !errors.Is(err, digest.ErrNotFound) {
 		return err
 	}
+	a.warnMail()
 	bar := newProgress(sys.stdout)
 	job, err := a.sender.Send(ctx, e.ID, *resend, bar.update)
 	bar.finish()
@@ -64,8 +66,7 @@ func runSend(ctx context.Context, args []string, sys stdio) error {
 			fmt.Fprintf(sys.stdout, "%s: sent to the %d active subscriber(s) who joined since it was sent\n", e.ID, job.CatchUp)
 		}
 	}
-	fmt.Fprintf(sys.stdout, "%s: %s — sent %d, failed %d (bounced %d), waiting for a retry %d, of %d active subscribers\n",
-		job.Edition, job.State, job.Sent, job.Failed, job.Bounced, job.Retrying, job.Total)
+	fmt.Fprintln(sys.stdout, sendSummary(job))
 	if job.Reason != "" {
 		fmt.Fprintf(sys.stdout, "reason: %s\n", job.Reason)
 	}
@@ -73,6 +74,30 @@ func runSend(ctx context.Context, args []string, sys stdio) error {
 		return fmt.Errorf("the send of %s is paused: %s (resume it with POST /api/editions/%s/send/resume)", job.Edition, job.Reason, job.Edition)
 	}
 	return nil
+}
+
+// sendSummary is the line send ends with. The audience is the job's: the
+// active subscribers when it started, or more when a resend reached
+// readers who joined since (the job's total counts only the first).
+func sendSummary(job digest.SendJob) string {
+	audience := max(job.Total, job.Sent+job.Failed+job.Retrying)
+	if audience == 0 {
+		return fmt.Sprintf("%s: %s — no active subscribers: nothing sent", job.Edition, job.State)
+	}
+	line := fmt.Sprintf("%s: %s — sent %d, failed %d (bounced %d), waiting for a retry %d, of %d active %s",
+		job.Edition, job.State, job.Sent, job.Failed, job.Bounced, job.Retrying, audience, plural(audience, "subscriber", "subscribers"))
+	if skipped := job.Total - job.Sent - job.Failed - job.Retrying; job.State == digest.SendDone && skipped > 0 {
+		// In the ledger before the job (the welcome mail), or gone since.
+		line += fmt.Sprintf("; %d skipped (already had it, or no longer active)", skipped)
+	}
+	return line
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // sendTest sends the edition to one address, as a subscriber would get it,

@@ -31,6 +31,10 @@ func TestSendThroughTheAPI(t *testing.T) {
 	if code := s.admin(t, "POST", "/api/editions", "application/json", strings.NewReader(`{"date":"2026-11-20"}`), &built); code != 201 || built["outcome"] != "created" {
 		t.Fatalf("POST /api/editions: %d %v", code, built)
 	}
+	var refused map[string]any
+	if code := s.admin(t, "POST", "/api/editions", "application/json", strings.NewReader(`{"date":"9999-12-31"}`), &refused); code != 400 || refused["field"] != "date" || !strings.Contains(fmt.Sprint(refused["error"]), "is after tomorrow") {
+		t.Errorf("a day past tomorrow: %d %v", code, refused)
+	}
 	var job jobView
 	send := func(key string) int {
 		req, _ := http.NewRequest("POST", s.url+"api/editions/2026-11-20/send", nil)
@@ -163,5 +167,60 @@ func TestSendCLI(t *testing.T) {
 	}
 	if code := c.run(context.Background(), "send", "--edition", "2020-01-01"); code != 2 {
 		t.Errorf("an unknown edition: exit %d", code)
+	}
+}
+
+// TestSendSummaryCounts: the summary counts the audience — nobody at
+// first (no job is made), then the reader who joined, then, on the done
+// job, the one who joined since.
+func TestSendSummaryCounts(t *testing.T) {
+	mail, env := newStackEnv(t)
+	c := &cli{env: env}
+	if code := c.run(context.Background(), "build", "--date", "2026-11-22"); code != 0 {
+		t.Fatal(c.stderr.String())
+	}
+	if code := c.run(context.Background(), "send"); code != 0 || !strings.Contains(c.stdout.String(), "2026-11-22: no active subscriber: nothing sent") {
+		t.Fatalf("send to nobody: %d\n%s", code, c.stdout.String())
+	}
+	addActive(t, env, 1)
+	if code := c.run(context.Background(), "send"); code != 0 || !strings.HasSuffix(c.stdout.String(), "sent 1, failed 0 (bounced 0), waiting for a retry 0, of 1 active subscriber\n") {
+		t.Fatalf("send to the newcomer: %d\n%s", code, c.stdout.String())
+	}
+	var csv strings.Builder
+	csv.WriteString("email,name,status\nlater@example.com,Later,active\n")
+	imp := &cli{env: env, stdin: csv.String()}
+	if code := imp.run(context.Background(), "subscribers", "import", "-"); code != 0 {
+		t.Fatal(imp.stderr.String())
+	}
+	out := ""
+	if code := c.run(context.Background(), "send"); code != 0 {
+		t.Fatalf("send again: %d %s", code, c.stderr.String())
+	}
+	out = c.stdout.String()
+	if !strings.Contains(out, "sent to the 1 active subscriber(s) who joined since it was sent") || !strings.Contains(out, "of 2 active subscribers") {
+		t.Errorf("send on the done job:\n%s", out)
+	}
+	if n := len(mail.Messages()); n != 2 || mail.Received("later@example.com") != 1 {
+		t.Errorf("%d messages (later@example.com: %d), want 2 and 1", n, mail.Received("later@example.com"))
+	}
+}
+
+// TestPostalWarningOnlyWhenMailing: the missing postal address is warned
+// of once, by the commands that mail editions, and not by the others.
+func TestPostalWarningOnlyWhenMailing(t *testing.T) {
+	_, env := newStackEnv(t)
+	addActive(t, env, 1)
+	c := &cli{env: env}
+	for _, args := range [][]string{{"build"}, {"preview"}, {"send", "--dry-run"}, {"subscribers", "count"}, {"send"}} {
+		if code := c.run(context.Background(), args...); code != 0 {
+			t.Fatalf("%v: %d %s", args, code, c.stderr.String())
+		}
+		want := 0
+		if args[0] == "send" && len(args) == 1 {
+			want = 1
+		}
+		if n := strings.Count(c.stderr.String(), "No postal address"); n != want {
+			t.Errorf("%v warned %d times of the postal address, want %d:\n%s", args, n, want, c.stderr.String())
+		}
 	}
 }

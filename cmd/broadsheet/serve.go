@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -47,16 +48,21 @@ const countEvery = 10 * time.Minute
 const outboxEvery = 250 * time.Millisecond
 
 func runServe(ctx context.Context, args []string, sys stdio) error {
-	var cfg config
+	cfg := newConfig()
 	f := newFlags("serve", "[flags]", sys.getenv)
 	cfg.storeFlags(f)
-	cfg.siteFlags(f)
+	cfg.linkFlags(f)
+	cfg.editionFlags(f)
 	cfg.mailFlags(f)
-	cfg.sendFlags(f)
+	cfg.digestFlags(f)
+	cfg.sendingFlags(f)
+	f.section("")
+	f.string(&cfg.ConsentText, "consent-version", "1", "version of the consent text the subscribe form shows, recorded with each subscription")
+	f.bool(&cfg.WelcomeEdition, "welcome-edition", true, "mail the latest edition to each new subscriber as they confirm (it counts as their copy of that edition's send)")
+	f.string(&cfg.WebSubHub, "websub-hub", "", "URL of a WebSub hub: the feeds name it, and each new or changed edition is announced to it")
 	f.int(&cfg.SubscribeRate, "subscribe-rate", 20, "subscribe requests one client (IPv4 address, IPv6 /64) may make a minute, over all instances; past it, a proof-of-work challenge")
 	f.string(&cfg.TrustProxy, "trust-proxy", "false", `the proxies in front of serve, as CIDR prefixes or addresses ("10.0.0.0/8,127.0.0.1"): the client IP is the right-most X-Forwarded-For address that is not one of them; "true": the peer is one proxy, whatever its address; "false": none`)
 	f.string(&cfg.SubscribeOrigins, "subscribe-origins", "", "other sites (https://example.com,…) whose pages may post the subscribe form; posts from anywhere else get 403")
-	f.string(&cfg.Schedule, "schedule", "0 6 * * *", `cron spec (in --timezone) for building today's edition and sending it; "off" leaves it to an external cron running "broadsheet build" and "broadsheet send"`)
 	f.duration(&cfg.CatchUp, "catch-up", 3*time.Hour, "a scheduled run missed while down is made at start if it was due less than this long ago (later: built, not sent)")
 	cfg.inboundFlags(f)
 	if err := parseFlags(f, args, sys.stdout); err != nil {
@@ -79,8 +85,7 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	if cfg.CatchUp < 0 {
 		return usageErrorf("--catch-up must not be negative (0 builds a missed run without sending it)")
 	}
-	schedule, err := parseSchedule(cfg.Schedule)
-	if err != nil {
+	if _, err := parseSchedule(cfg.Schedule); err != nil {
 		return err
 	}
 	if _, _, err := feedback.ParseSoftLimit(cfg.SoftBounceLimit); err != nil {
@@ -89,7 +94,7 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	// Listen before opening Redis, so a taken port fails fast.
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		return listenError(cfg.Listen, err)
 	}
 	defer ln.Close()
 	if cfg.InboundListen != "" && cfg.BounceAddress == "" {
@@ -137,8 +142,16 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	if err := a.openSending(); err != nil {
 		return err
 	}
+	a.warnMail()
 	log := a.logger
-	site := publish.NewSite(a.pub, log)
+	schedule := cfg.schedule
+	var announcer publish.Announcer
+	if cfg.WebSubHub != "" {
+		websub := publish.NewWebSub(cfg.WebSubHub, a.pub.FeedURLs(), publish.WebSubOptions{}, log)
+		defer websub.Wait()
+		announcer = websub
+	}
+	site := publish.NewSite(a.pub, announcer, log)
 	src := a.source(sys)
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -171,7 +184,7 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 	var started atomic.Bool
 	var daily *publish.Daily
 	if schedule != nil {
-		daily = publish.NewDaily(a.pub, a.sender, a.store, src, cfg.CatchUp, log)
+		daily = publish.NewDaily(a.pub, a.sender, a.store, a.store, src, cfg.CatchUp, log)
 	}
 	wg.Go(func() {
 		defer started.Store(true)
@@ -184,6 +197,8 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 			if _, err := a.pub.Build(ctx, src, ""); err != nil {
 				log.Error("Unable to build the first edition", slog.Any("error", err))
 			}
+		} else if err == nil {
+			checkSource(ctx, cfg.Source, src, log)
 		}
 		site.Changed(ctx)
 	})
@@ -247,6 +262,36 @@ func runServe(ctx context.Context, args []string, sys stdio) error {
 		return fmt.Errorf("http server shutdown: %w", err)
 	}
 	return nil
+}
+
+// checkSource reads a file source once at start, so that a missing or
+// broken one is said at once rather than at the next build, hours later.
+// Web sources are not fetched here: the first build checks them.
+func checkSource(ctx context.Context, source string, src publish.Source, log *slog.Logger) {
+	if source == "" || source == "-" {
+		return
+	}
+	if isWebSource(source) {
+		log.Info("The web source is checked on the first build", slog.String("source", source))
+		return
+	}
+	if _, err := src.FrontPage(ctx); err != nil {
+		log.Warn("The source cannot be read: serving the editions already built, but builds fail until it is fixed (--source, $BROADSHEET_SOURCE)",
+			slog.String("source", source), slog.Any("error", err))
+	}
+}
+
+// listenError says why serve cannot listen on addr, naming the flag and
+// the variable that choose another address.
+func listenError(addr string, err error) error {
+	why := err.Error()
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		why = "the address is already in use (by another broadsheet serve?)"
+	case errors.Is(err, syscall.EACCES):
+		why = "permission denied (ports below 1024 need privileges)"
+	}
+	return fmt.Errorf("cannot listen on %s: %s; choose another address with --listen or $BROADSHEET_LISTEN", addr, why)
 }
 
 // cronLogger adapts slog to robfig/cron's logger.

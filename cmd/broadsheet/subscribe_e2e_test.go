@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -200,8 +201,14 @@ func TestSubscriptionFlow(t *testing.T) {
 	if v := s.subscriber(t, "reader@example.com"); v.Status != "pending" {
 		t.Fatalf("HEAD and GET on the confirmation link made the subscriber %s", v.Status)
 	}
-	if resp, body := post(t, link, formType, nil); resp.StatusCode != 200 || !strings.Contains(body, "You are subscribed") {
+	if resp, body := post(t, link, formType, nil); resp.StatusCode != 200 || !strings.Contains(body, "You are subscribed") ||
+		!strings.Contains(body, `The latest edition: <a href="/editions/`) {
 		t.Fatalf("POST confirm: %d\n%s", resp.StatusCode, body)
+	}
+	// The latest edition is mailed at once (--welcome-edition is on).
+	welcome := s.smtp.WaitFor(t, 2, 5*time.Second)[1].Parsed(t)
+	if got := welcome.Header.Get("List-Unsubscribe"); !strings.Contains(got, "/unsubscribe/") || !strings.Contains(welcome.Header.Get("To"), "reader@example.com") {
+		t.Errorf("the welcome mail is not the edition: To %q, List-Unsubscribe %q", welcome.Header.Get("To"), got)
 	}
 	if resp, body := post(t, link, formType, nil); resp.StatusCode != 200 || !strings.Contains(body, "Already confirmed") {
 		t.Errorf("confirm again: %d", resp.StatusCode)
@@ -252,8 +259,8 @@ func TestSubscriptionFlow(t *testing.T) {
 	if resp, _ := post(t, unsub, mw.FormDataContentType(), &mp); resp.StatusCode != 200 {
 		t.Errorf("multipart one-click: %d", resp.StatusCode)
 	}
-	if n := len(s.smtp.Messages()); n != 1 {
-		t.Errorf("%d mails sent, want only the confirmation", n)
+	if n := len(s.smtp.Messages()); n != 2 {
+		t.Errorf("%d mails sent, want the confirmation and the welcome edition", n)
 	}
 	// An admin adding the address as active again reactivates it.
 	var back subscriberView
@@ -540,5 +547,24 @@ func TestSubscribeAnswersAlikeWhenMailIsDown(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(body, "Check your inbox") {
 			t.Errorf("request %d (%s) with the mail server down: %d", i, email, resp.StatusCode)
 		}
+	}
+}
+
+// TestAddressRefusalSaysWhy: a bad address is refused with the same
+// sentence on the form, the API and the CLI.
+func TestAddressRefusalSaysWhy(t *testing.T) {
+	s := startStack(t, nil)
+	const why = `email: "not-an-email" has no @`
+	resp, body := post(t, s.url+"subscribe", formType, form("email", "not-an-email"))
+	if resp.StatusCode != 400 || !strings.Contains(html.UnescapeString(body), why) {
+		t.Errorf("the form: %d, no %q in\n%s", resp.StatusCode, why, body)
+	}
+	var apiErr map[string]string
+	if code := s.admin(t, "POST", "/api/subscribers", "application/json", strings.NewReader(`{"email":"not-an-email"}`), &apiErr); code != 400 || apiErr["error"] != why || apiErr["field"] != "email" {
+		t.Errorf("the API: %d %v", code, apiErr)
+	}
+	c := &cli{env: s.cli.env}
+	if code := c.run(t.Context(), "subscribers", "add", "not-an-email"); code != 2 || c.stderr.String() != "broadsheet: "+why+"\n" {
+		t.Errorf("the CLI: exit %d, %q", code, c.stderr.String())
 	}
 }

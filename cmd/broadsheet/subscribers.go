@@ -19,8 +19,22 @@ const subscribersUsage = `Usage:
   broadsheet subscribers count               one line per status, then the total
   broadsheet subscribers import FILE|-       CSV with a header row: email,name[,status]
   broadsheet subscribers export              CSV on standard output
-Every command takes the store flags of "broadsheet build" (--data-dir, --redis-url, …).
+"broadsheet subscribers COMMAND --help" lists a command's flags.
 `
+
+// subscriberVerbs are the subscribers commands: their usage line and
+// how many arguments each takes.
+var subscriberVerbs = map[string]struct {
+	synopsis string
+	args     int
+}{
+	"add":    {"EMAIL [--name NAME] [--status pending|active] [--consent TEXT] [flags]", 1},
+	"remove": {"EMAIL [flags]", 1},
+	"list":   {"[--status pending|active|unsubscribed|bounced] [flags]", 0},
+	"count":  {"[flags]", 0},
+	"import": {"FILE|- [--consent TEXT] [flags]", 1},
+	"export": {"[flags]", 0},
+}
 
 func runSubscribers(ctx context.Context, args []string, sys stdio) error {
 	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
@@ -32,14 +46,30 @@ func runSubscribers(ctx context.Context, args []string, sys stdio) error {
 		return nil
 	}
 	verb, rest := args[0], args[1:]
-	var cfg config
-	f := newFlags("subscribers "+verb, "[flags]", sys.getenv)
+	v, ok := subscriberVerbs[verb]
+	if !ok {
+		fmt.Fprint(sys.stderr, subscribersUsage)
+		return usageErrorf("subscribers: unknown command %q", verb)
+	}
+	cfg := newConfig()
+	f := newFlags("subscribers "+verb, v.synopsis, sys.getenv)
+	var name, status, consent string
+	switch verb {
+	case "add":
+		f.fs.StringVar(&name, "name", "", "the subscriber's name")
+		f.fs.StringVar(&status, "status", "", "pending (a confirmation mail is sent) or active")
+		f.fs.StringVar(&consent, "consent", "", "how the subscriber consented, e.g. \"paper form\"")
+	case "list":
+		f.fs.StringVar(&status, "status", "", "list only subscribers with this status")
+	case "import":
+		f.fs.StringVar(&consent, "consent", "", "how the subscribers consented (default \"import via CLI\")")
+	}
 	cfg.storeFlags(f)
-	cfg.siteFlags(f)
-	cfg.mailFlags(f)
-	name := f.fs.String("name", "", "the subscriber's name (add)")
-	status := f.fs.String("status", "", "pending or active (add; default pending: a confirmation mail is sent); a status to list")
-	consent := f.fs.String("consent", "", "how the subscriber consented (add, import)")
+	if verb == "add" {
+		// A pending subscriber gets a confirmation mail: its links and sender.
+		cfg.linkFlags(f)
+		cfg.mailFlags(f)
+	}
 	// Flags may follow the positional argument: "add ann@example.com --name Ann".
 	var positional []string
 	for len(rest) > 0 {
@@ -52,14 +82,8 @@ func runSubscribers(ctx context.Context, args []string, sys stdio) error {
 		positional = append(positional, f.fs.Arg(0))
 		rest = f.fs.Args()[1:]
 	}
-	want := map[string]int{"add": 1, "remove": 1, "import": 1, "list": 0, "count": 0, "export": 0}
-	n, ok := want[verb]
-	if !ok {
-		fmt.Fprint(sys.stderr, subscribersUsage)
-		return usageErrorf("subscribers: unknown command %q", verb)
-	}
-	if len(positional) != n {
-		return usageErrorf("subscribers %s: expected %d argument(s), got %d (see broadsheet subscribers --help)", verb, n, len(positional))
+	if len(positional) != v.args {
+		return usageErrorf("subscribers %s: expected %d argument(s), got %d (usage: broadsheet subscribers %s %s)", verb, v.args, len(positional), verb, v.synopsis)
 	}
 	a, err := newApp(ctx, &cfg, sys)
 	if err != nil {
@@ -69,8 +93,8 @@ func runSubscribers(ctx context.Context, args []string, sys stdio) error {
 	s := a.subs
 	switch verb {
 	case "add":
-		sub, result, err := s.Add(ctx, subscription.AddRequest{Email: positional[0], Name: *name,
-			Status: digest.SubscriberStatus(*status), Consent: *consent})
+		sub, result, err := s.Add(ctx, subscription.AddRequest{Email: positional[0], Name: name,
+			Status: digest.SubscriberStatus(status), Consent: consent})
 		if err != nil {
 			return cliError(err)
 		}
@@ -102,7 +126,7 @@ func runSubscribers(ctx context.Context, args []string, sys stdio) error {
 		fmt.Fprintln(tw, "ID\tEMAIL\tSTATUS\tFORMAT\tNAME")
 		cursor := int64(0)
 		for {
-			page, next, err := s.List(ctx, digest.SubscriberStatus(*status), cursor, 1000)
+			page, next, err := s.List(ctx, digest.SubscriberStatus(status), cursor, 1000)
 			if err != nil {
 				return cliError(err)
 			}
@@ -124,7 +148,7 @@ func runSubscribers(ctx context.Context, args []string, sys stdio) error {
 			defer file.Close()
 			r = file
 		}
-		text := *consent
+		text := consent
 		if text == "" {
 			text = "import via CLI"
 		}
