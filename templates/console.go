@@ -22,10 +22,11 @@ const (
 	ConsoleSubscribers = "subscribers"
 	ConsoleSubscriber  = "subscriber"
 	ConsoleImport      = "import"
+	ConsoleBounces     = "bounces"
 )
 
 var consolePages = []string{ConsoleLogin, ConsoleMessage, ConsoleConfirm, ConsoleDashboard, ConsoleEditions,
-	ConsoleEdition, ConsoleSubscribers, ConsoleSubscriber, ConsoleImport}
+	ConsoleEdition, ConsoleSubscribers, ConsoleSubscriber, ConsoleImport, ConsoleBounces}
 
 // ConsolePage is the data every admin console page receives; Data holds
 // the page's own (a struct of web's).

@@ -91,6 +91,9 @@ func (s *Server) consoleRoutes(mux *http.ServeMux) {
 		mux.HandleFunc("POST /admin/editions/{day}/send/{action}", s.withSession(s.consoleControl))
 		mux.HandleFunc("GET /admin/editions/{day}/events", s.withSession(s.sendEvents))
 	}
+	if s.feedback != nil {
+		mux.HandleFunc("GET /admin/bounces", s.withSession(s.showBounces))
+	}
 	mux.HandleFunc("GET /admin/subscribers", s.withSession(s.showSubscribers))
 	mux.HandleFunc("POST /admin/subscribers", s.withSession(s.consoleAdd))
 	mux.HandleFunc("GET /admin/subscribers/export", s.withSession(func(w http.ResponseWriter, r *http.Request, _ session) {

@@ -105,7 +105,9 @@ type subscriberView struct {
 	ID                                   int64
 	Email, Name, Status, Format, Bounces string
 	Consent                              []fact
-	EraseURL                             string
+	// Reports are the subscriber's last reports that came back.
+	Reports  []reportRow
+	EraseURL string
 }
 
 func (s *Server) showSubscriber(w http.ResponseWriter, r *http.Request, sess session) {
@@ -119,6 +121,14 @@ func (s *Server) showSubscriber(w http.ResponseWriter, r *http.Request, sess ses
 		EraseURL: s.subscriberLink(sub.Email) + "/erase", Bounces: "None recorded."}
 	if c.LeftHow == "bounce" {
 		v.Bounces = "The address bounced on " + shortTime(c.LeftAt) + " UTC; no mail goes to it since."
+	}
+	if s.feedback != nil {
+		evs, err := s.feedback.Recent(r.Context(), sub.ID)
+		if err != nil {
+			s.consoleError(w, r, sess, err)
+			return
+		}
+		v.Reports = s.reportRows(evs)
 	}
 	add := func(name, value string) {
 		if value != "" && value != "—" {

@@ -24,31 +24,38 @@ const EnvAxe = "BROADSHEET_AXE_JS"
 // test when either is missing — unless CI is set: CI must run it.
 func needBrowser(t *testing.T) (chrome, axe string) {
 	t.Helper()
-	missing := func(what string) {
-		t.Helper()
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set but %s", what)
-		}
-		t.Skipf("skipped: %s", what)
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			chrome = p
-			break
-		}
-	}
-	if chrome == "" {
-		missing("chromium is not installed (apt-get install chromium)")
-	}
+	chrome = needChromium(t)
 	axe = os.Getenv(EnvAxe)
 	if axe == "" {
 		home, _ := os.UserHomeDir()
 		axe = filepath.Join(home, ".cache", "broadsheet-axe", "node_modules", "axe-core", "axe.min.js")
 	}
 	if _, err := os.Stat(axe); err != nil {
-		missing(fmt.Sprintf("axe-core is not at %s (npm install --prefix ~/.cache/broadsheet-axe axe-core@4.10.3, or set %s)", axe, EnvAxe))
+		skipOrFail(t, fmt.Sprintf("axe-core is not at %s (npm install --prefix ~/.cache/broadsheet-axe axe-core@4.10.3, or set %s)", axe, EnvAxe))
 	}
 	return chrome, axe
+}
+
+// needChromium returns Debian's chromium, or skips the test when it is
+// missing — unless CI is set: CI must run it.
+func needChromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	skipOrFail(t, "chromium is not installed (apt-get install chromium)")
+	return ""
+}
+
+// skipOrFail skips the test for want of what, or fails it under CI.
+func skipOrFail(t *testing.T, what string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("CI is set but %s", what)
+	}
+	t.Skipf("skipped: %s", what)
 }
 
 // newBrowser starts a headless chromium with a fresh profile, closed when
@@ -362,6 +369,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	if code := s.admin(t, "GET", "/api/subscribers/imported.two@example.com", "", nil, nil); code != 404 {
 		t.Errorf("the erased subscriber is still there: %d", code)
 	}
+
+	// The reports that came back: none yet in this stack.
+	p.run("open the bounces", chromedp.Click(link("Bounces")), chromedp.WaitVisible(heading("Bounces and complaints")))
+	if got := p.text(`main`); !strings.Contains(got, "No report has come back.") {
+		t.Errorf("the bounces page of a stack nothing came back to: %q", got)
+	}
+	p.check("bounces")
 
 	// Log out: the console is closed again.
 	p.run("log out", chromedp.Click(button("Log out")), chromedp.WaitVisible(heading("Logged out")))

@@ -131,6 +131,28 @@ func TestFeedbackThroughServe(t *testing.T) {
 		}
 	}
 
+	// The console shows the same reports: every kind, one kind, and a
+	// subscriber's own on their page.
+	cc := newConsoleClient(t, s.url)
+	cc.login(testAdminToken)
+	resp, body := cc.get("admin/bounces")
+	for _, want := range []string{`aria-current="page">Bounces`, "reader1@example.com", "reader2@example.com", "reader3@example.com", ">complaint<", ">hard<"} {
+		if resp.StatusCode != 200 || !strings.Contains(body, want) {
+			t.Errorf("the console's bounces page: %d, lacks %q\n%s", resp.StatusCode, want, body)
+		}
+	}
+	if resp, body := cc.get("admin/bounces?kind=hard"); resp.StatusCode != 200 || !strings.Contains(body, "reader1@example.com") ||
+		strings.Contains(body, "reader2@example.com") || strings.Contains(body, "reader3@example.com") {
+		t.Errorf("the console's hard bounces: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, body := cc.get("admin/bounces?kind=nonsense"); resp.StatusCode != 400 || !strings.Contains(body, "the kind must be") {
+		t.Errorf("the console's bounces of a bad kind: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, body := cc.get("admin/subscribers/reader1@example.com"); resp.StatusCode != 200 || !strings.Contains(body, "Last reports") ||
+		!strings.Contains(body, "2026-11-27") || !strings.Contains(body, ">inbound<") {
+		t.Errorf("a bounced subscriber's console page: %d\n%s", resp.StatusCode, body)
+	}
+
 	c := &cli{env: env}
 	out := c.mustRun(t, 0, "bounces", "--kind", "hard")
 	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !strings.Contains(lines[1], "reader1@example.com") || !strings.Contains(lines[1], "2026-11-27") {
