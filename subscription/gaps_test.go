@@ -149,28 +149,34 @@ func TestQueuedConfirmationNotSentToLeavers(t *testing.T) {
 	}
 }
 
-// TestNoConfirmationQueuedForBounced: a bounced or complained address that
-// subscribes again gets nothing queued (its ConfirmSentAt stays unset).
-func TestNoConfirmationQueuedForBounced(t *testing.T) {
+// TestResubscribeAfterBounceOrComplaint: a bounced address that subscribes
+// again goes back to pending with one confirmation mail queued (a fresh
+// double opt-in proves the mailbox works again); a complained one gets
+// nothing queued (its ConfirmSentAt stays unset).
+func TestResubscribeAfterBounceOrComplaint(t *testing.T) {
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()
-	for _, status := range []digest.SubscriberStatus{digest.Bounced, digest.Complained} {
-		email := string(status) + "@example.com"
+	for _, c := range []struct {
+		status digest.SubscriberStatus
+		want   digest.SubscriberStatus
+		mailed bool
+	}{{digest.Bounced, digest.Pending, true}, {digest.Complained, digest.Complained, false}} {
+		email := string(c.status) + "@example.com"
 		sub, _, err := f.svc.Add(ctx, subscription.AddRequest{Email: email, Status: digest.Active})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.store.UpdateSubscriber(ctx, sub.ID, func(s *digest.Subscriber) error { s.Status = status; return nil }); err != nil {
+		if _, err := f.store.UpdateSubscriber(ctx, sub.ID, func(s *digest.Subscriber) error { s.Status = c.status; return nil }); err != nil {
 			t.Fatal(err)
 		}
 		after := subscribe(t, f, email)
-		if after.Status != status || !after.ConfirmSentAt.IsZero() {
-			t.Errorf("%s subscribing again: %s, confirmation claimed at %v", status, after.Status, after.ConfirmSentAt)
+		if after.Status != c.want || after.ConfirmSentAt.IsZero() == c.mailed {
+			t.Errorf("%s subscribing again: %s, confirmation claimed at %v", c.status, after.Status, after.ConfirmSentAt)
 		}
 	}
-	if n := deliver(t, f); n != 0 {
-		t.Errorf("%d confirmation jobs queued for bounced/complained addresses", n)
+	if n := deliver(t, f); n != 1 {
+		t.Errorf("%d confirmation jobs queued, want 1 (the bounced address's, not the complained one's)", n)
 	}
 }
 
