@@ -217,7 +217,22 @@ func (p *browserPage) tabTo(name string) {
 
 func (p *browserPage) text(sel string) string {
 	p.t.Helper()
-	return run1(p, "read "+sel, chromedp.Text(chromedp.CSS(sel)))
+	// One evaluation finds the node and reads it: live progress replaces
+	// these nodes as it updates, so a node found by one call may be gone by
+	// the next ("No node with given id found").
+	const missing = "\x00missing"
+	js := fmt.Sprintf(`(function(){const e = document.querySelector(%q); return e ? e.innerText : %q})()`, sel, missing)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := run1(p, "read "+sel, chromedp.Evaluate[string](js))
+		if got != missing {
+			return got
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("read %s: no such element after 30s", sel)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func button(label string) chromedp.Search {
