@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -175,7 +176,7 @@ func TestKeysExpire(t *testing.T) {
 	s := store.New(rdb, store.Options{Prefix: prefix})
 	ttlOf := func(what string) time.Duration {
 		t.Helper()
-		keys, err := rdb.Keys(ctx, prefix+"*").Result()
+		keys, err := allKeys(ctx, rdb, prefix+"*")
 		if err != nil || len(keys) != 1 {
 			t.Fatalf("%s: keys %q %v, want one", what, keys, err)
 		}
@@ -207,6 +208,25 @@ func TestKeysExpire(t *testing.T) {
 	if ttl := ttlOf("source cache"); ttl <= store.SourceCacheTTL-time.Hour || ttl > store.SourceCacheTTL {
 		t.Errorf("cached source expires in %v, want %v", ttl, store.SourceCacheTTL)
 	}
+}
+
+// allKeys lists the keys matching pattern on every master: on a Cluster,
+// KEYS asks one node only.
+func allKeys(ctx context.Context, rdb redis.UniversalClient, pattern string) ([]string, error) {
+	cc, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return rdb.Keys(ctx, pattern).Result()
+	}
+	var mu sync.Mutex
+	var all []string
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		ks, err := c.Keys(ctx, pattern).Result()
+		mu.Lock()
+		all = append(all, ks...)
+		mu.Unlock()
+		return err
+	})
+	return all, err
 }
 
 // TestUpdateSubscriberGivesUpUnderContention: a change that loses every
