@@ -13,7 +13,10 @@
 # The tests run with -short (through GOFLAGS, as gremlins passes no test
 # flags of its own): the few tests behind -short wait out real timeouts or
 # failovers (35 s, 22 s) and would be run again for every mutant; the
-# behaviour they pin is also pinned by faster tests.
+# behaviour they pin is also pinned by faster tests. -count=1 too: gremlins
+# times each mutant's run against its first (coverage) run, and a cached
+# `go test` result makes that first run take no time, so every mutant would
+# time out.
 #
 # Every run gets a private TMPDIR, so every test binary and every throwaway
 # redis-server it starts can be told apart from anything else on the machine;
@@ -80,7 +83,7 @@ for p in "${pkgs[@]}"; do
   echo "mutate: $p ..." >&2
   start=$SECONDS
   status=0
-  TMPDIR=$work GOFLAGS="-short ${GOFLAGS:-}" "$GREMLINS" unleash --workers "$WORKERS" --timeout-coefficient "$TIMEOUT_COEFFICIENT" \
+  TMPDIR=$work GOFLAGS="-short -count=1 ${GOFLAGS:-}" "$GREMLINS" unleash --workers "$WORKERS" --timeout-coefficient "$TIMEOUT_COEFFICIENT" \
     -o "$OUT/$p.json" "./$p" >"$OUT/$p.log" 2>&1 || status=$?
   if [[ $status -ne 0 ]] || ! grep -q 'Test efficacy' "$OUT/$p.log"; then
     tail -n 20 "$OUT/$p.log" >&2
