@@ -37,5 +37,9 @@ func TestClassifyRefusal(t *testing.T) {
 		if got := ClassifyRefusal(se); got != tt.want {
 			t.Errorf("%d %s at %s: %v, want %v", tt.code, tt.enhanced, tt.command, got, tt.want)
 		}
+		// IsBounce, which suppresses the subscriber, says yes to bounces only.
+		if got, want := IsBounce(se), tt.want == RecipientBounced; got != want {
+			t.Errorf("IsBounce(%d %s at %s) = %v, want %v", tt.code, tt.enhanced, tt.command, got, want)
+		}
 	}
 }
