@@ -3,6 +3,7 @@ package mailer_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -182,4 +183,33 @@ func TestEngineBreakerThreshold(t *testing.T) {
 			t.Errorf("%d refusals, breaker %v: %d bounced", tc.refused, tc.share, job.Bounced)
 		}
 	}
+}
+
+// TestEngineBreakerCountsTemporaryReplies: a recipient answered with a
+// 4xx reply (greylisting) was tried: it fills the breaker's window like a
+// delivery, so a list with ordinary bounces (one in six here, under the
+// 20% of any 200 tried) among greylisted recipients does not trip it, and
+// everyone greylisted gets the edition on the retry.
+func TestEngineBreakerCountsTemporaryReplies(t *testing.T) {
+	b := newBench(t, 300)
+	greylisted := &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 7, 1}, Message: "greylisted, try again"}
+	var mu sync.Mutex
+	seen := map[int]bool{}
+	b.refuse(func(i int) error {
+		if i%6 == 0 {
+			return noSuchUser
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !seen[i] {
+			seen[i] = true
+			return greylisted
+		}
+		return nil
+	})
+	job := b.send(t, b.engine("a", mailer.EngineOptions{Connections: 1, MaxConsecutiveFailures: 1 << 30}))
+	if job.State != digest.SendDone || job.Sent != 250 || job.Bounced != 50 {
+		t.Fatalf("job: %+v, want done with 250 sent and 50 bounced", job)
+	}
+	b.checkOnce(t, 300, func(i int) bool { return i%6 == 0 })
 }
