@@ -1,8 +1,10 @@
 package mailer_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -114,5 +116,39 @@ func TestEngineEditionThatCannotBeRendered(t *testing.T) {
 	}
 	if n := len(b.smtp.Messages()); n != 0 {
 		t.Errorf("%d messages sent", n)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the engine's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestEngineCleanSendLogsNoWarning: a send where every message is
+// accepted and recorded logs nothing at warning level or above, so that an
+// admin's alert on errors means something.
+func TestEngineCleanSendLogsNoWarning(t *testing.T) {
+	b := newBench(t, 50)
+	var logged syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	job := b.send(t, b.engine("a", mailer.EngineOptions{Logger: logger}))
+	if job.State != digest.SendDone || job.Sent != 50 {
+		t.Fatalf("job: %+v", job)
+	}
+	if s := logged.String(); s != "" {
+		t.Errorf("a clean send logged:\n%s", s)
 	}
 }
