@@ -213,3 +213,28 @@ func TestEngineBreakerCountsTemporaryReplies(t *testing.T) {
 	}
 	b.checkOnce(t, 300, func(i int) bool { return i%6 == 0 })
 }
+
+// TestEngineBreakerPauseReason: the pause reason gives the refusals among
+// the recipients in the window (the last 200 at most), their share and the
+// share allowed.
+func TestEngineBreakerPauseReason(t *testing.T) {
+	for _, tc := range []struct {
+		accepted int // recipients accepted before the refusals start
+		want     string
+	}{
+		{59, "41 of the last 100 recipients were refused permanently (41%, more than the 20% allowed)"},
+		{250, "41 of the last 200 recipients were refused permanently ("},
+	} {
+		b := newBench(t, 300)
+		b.refuse(func(i int) error {
+			if i >= tc.accepted {
+				return noSuchUser
+			}
+			return nil
+		})
+		job := b.send(t, b.engine("a", mailer.EngineOptions{Connections: 1}))
+		if job.State != digest.SendPaused || !strings.Contains(job.Reason, tc.want) {
+			t.Errorf("%d accepted, then refusals: job %+v; want paused saying %q", tc.accepted, job, tc.want)
+		}
+	}
+}

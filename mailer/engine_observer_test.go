@@ -138,14 +138,21 @@ func (s *syncBuffer) String() string {
 }
 
 // TestEngineCleanSendLogsNoWarning: a send where every message is
-// accepted and recorded logs nothing at warning level or above, so that an
-// admin's alert on errors means something.
+// accepted and recorded, or bounced as an ordinary list's few are, logs
+// nothing at warning level or above, so that an admin's alert on errors
+// means something.
 func TestEngineCleanSendLogsNoWarning(t *testing.T) {
 	b := newBench(t, 50)
+	b.refuse(func(i int) error {
+		if i == 7 {
+			return noSuchUser
+		}
+		return nil
+	})
 	var logged syncBuffer
 	logger := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	job := b.send(t, b.engine("a", mailer.EngineOptions{Logger: logger}))
-	if job.State != digest.SendDone || job.Sent != 50 {
+	if job.State != digest.SendDone || job.Sent != 49 || job.Bounced != 1 {
 		t.Fatalf("job: %+v", job)
 	}
 	if s := logged.String(); s != "" {
