@@ -61,6 +61,7 @@ func TestCheckListURL(t *testing.T) {
 		{"https://news.example.com/a\x7fb", false, false},
 		{"https://news.example.com/é", false, false},
 		{"https://news.example.com/~a!$&'()*+;=:@-._", true, true},
+		{"https://news.example.com/a<b", false, false},
 		{"https://news.example.com/a>", false, false},
 		{`https://news.example.com/a"`, false, false},
 		{"https://news.example.com/a{b}", false, false},
