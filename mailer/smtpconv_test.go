@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // script is how a bare test server answers: its greeting, its reply to
@@ -20,16 +22,36 @@ type script struct {
 	messagesGot chan string
 }
 
+// scriptServer is a bare SMTP server answering one connection.
+type scriptServer struct {
+	addr string
+	done chan struct{} // closed when the connection has ended
+	cmds []string      // the commands it read, upper case; read after done
+}
+
+// quitSaid reports whether the client said QUIT before hanging up.
+func (s *scriptServer) quitSaid(t *testing.T) bool {
+	t.Helper()
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client did not hang up")
+	}
+	return slices.Contains(s.cmds, "QUIT")
+}
+
 // serveScript accepts one connection and answers it as sc says. RCPT TO an
 // address starting with "no" is refused with 550 5.1.1.
-func serveScript(t *testing.T, sc script) (addr string) {
+func serveScript(t *testing.T, sc script) *scriptServer {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
+	srv := &scriptServer{addr: l.Addr().String(), done: make(chan struct{})}
 	go func() {
+		defer close(srv.done)
 		c, err := l.Accept()
 		if err != nil {
 			return
@@ -45,6 +67,7 @@ func serveScript(t *testing.T, sc script) (addr string) {
 				return
 			}
 			cmd := strings.ToUpper(strings.TrimSpace(line))
+			srv.cmds = append(srv.cmds, cmd)
 			switch {
 			case strings.HasPrefix(cmd, "EHLO") && sc.ehloReply != "":
 				say(sc.ehloReply)
@@ -99,7 +122,7 @@ func serveScript(t *testing.T, sc script) (addr string) {
 			}
 		}
 	}()
-	return l.Addr().String()
+	return srv
 }
 
 // TestSMTPOpenRefusals: each step of opening a connection that fails says
@@ -115,21 +138,27 @@ func TestSMTPOpenRefusals(t *testing.T) {
 		what    string // the error's text after "mailer: "
 		code    int
 		temp    bool
+		// quit: whether QUIT is said before hanging up ("yes" when the
+		// server still listens, "no" after a failed TLS handshake, ""
+		// unchecked: after a refused greeting there is no client to say it,
+		// though RFC 5321 §3.1 would have one).
+		quit string
 	}{
 		{"greeting refused", "smtp", "tls=none", script{greeting: "554 5.3.2 no service here"},
-			"CONNECT", "SMTP server ADDR did not accept the connection: 554 5.3.2 no service here", 554, false},
+			"CONNECT", "SMTP server ADDR did not accept the connection: 554 5.3.2 no service here", 554, false, ""},
 		{"greeting busy", "smtp", "tls=none", script{greeting: "421 4.3.2 too busy"},
-			"CONNECT", "SMTP server ADDR did not accept the connection: 421 4.3.2 too busy", 421, true},
+			"CONNECT", "SMTP server ADDR did not accept the connection: 421 4.3.2 too busy", 421, true, ""},
 		{"EHLO refused", "smtp", "tls=none", script{greeting: "220 scripted", ehloReply: "550 5.7.1 not you"},
-			"EHLO", "SMTP server ADDR refused EHLO: 550 5.7.1 not you", 550, false},
+			"EHLO", "SMTP server ADDR refused EHLO: 550 5.7.1 not you", 550, false, "yes"},
 		{"implicit TLS to a plain server", "smtps", "", script{greeting: "220 scripted"},
-			"TLS", "TLS handshake with SMTP server ADDR failed: ", 0, false},
+			"TLS", "TLS handshake with SMTP server ADDR failed: ", 0, false, "no"},
 		{"user but no AUTH", "smtp", "tls=none", script{greeting: "220 scripted", ehlo: []string{"8BITMIME"}},
-			"AUTH", "SMTP server ADDR does not offer authentication (AUTH), but the URL has a user", 0, false},
+			"AUTH", "SMTP server ADDR does not offer authentication (AUTH), but the URL has a user", 0, false, "yes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			addr := serveScript(t, tt.sc)
+			srv := serveScript(t, tt.sc)
+			addr := srv.addr
 			s, err := NewSMTP(tt.scheme+"://user:secret@"+addr+"?"+tt.query, SMTPOptions{})
 			if tt.command != "AUTH" {
 				s, err = NewSMTP(tt.scheme+"://"+addr+"?"+tt.query, SMTPOptions{})
@@ -152,6 +181,9 @@ func TestSMTPOpenRefusals(t *testing.T) {
 			if want := "mailer: " + strings.ReplaceAll(tt.what, "ADDR", addr); !strings.HasPrefix(err.Error(), want) {
 				t.Errorf("Open = %q, want it to start %q", err, want)
 			}
+			if got := srv.quitSaid(t); tt.quit != "" && got != (tt.quit == "yes") {
+				t.Errorf("QUIT said: %v, want %s", got, tt.quit)
+			}
 		})
 	}
 }
@@ -162,7 +194,7 @@ func TestSMTPOpenRefusals(t *testing.T) {
 // connection carries the next message.
 func TestPipelinedRefusedRecipientThenData(t *testing.T) {
 	got := make(chan string, 10)
-	addr := serveScript(t, script{greeting: "220 scripted", ehlo: []string{"PIPELINING"}, dataAnyway: true, messagesGot: got})
+	addr := serveScript(t, script{greeting: "220 scripted", ehlo: []string{"PIPELINING"}, dataAnyway: true, messagesGot: got}).addr
 	s, err := NewSMTP("smtp://"+addr+"?tls=none", SMTPOptions{})
 	if err != nil {
 		t.Fatal(err)
