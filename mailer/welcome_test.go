@@ -91,10 +91,11 @@ func TestWelcomerSendsNothingItCannot(t *testing.T) {
 			return errors.As(err, &se) && se.Command == "RCPT TO" && se.Code == 550
 		}},
 	}
+	b := newBench(t, 2) // one for all: none of them may send anything
+	sub := welcomeSubscriber(t, b, 1)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := newBench(t, 2)
-			sub := welcomeSubscriber(t, b, 1)
+			defer b.smtp.RefuseRecipients(nil)
 			e := b.edition
 			w := tt.welcomer(b, &e)
 			sent, err := w.Send(ctx, e, sub)
