@@ -12,7 +12,7 @@ import (
 	"github.com/broadsheet-news/broadsheet/mailer"
 )
 
-// welcomeBench is a bench whose subscriber i is ready for a welcome mail.
+// welcomeSubscriber returns the bench's subscriber i, as stored.
 func welcomeSubscriber(t *testing.T, b *bench, i int) digest.Subscriber {
 	t.Helper()
 	sub, err := b.store.SubscriberByEmail(context.Background(), subscriberAddr(i))
