@@ -3,6 +3,7 @@ package mailer_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -180,6 +181,60 @@ func TestEngineBreakerThreshold(t *testing.T) {
 		}
 		if tc.want == digest.SendDone && (job.Bounced != int64(tc.refused) || b.counts(t)[digest.Bounced] != int64(tc.refused)) {
 			t.Errorf("%d refusals, breaker %v: %d bounced", tc.refused, tc.share, job.Bounced)
+		}
+	}
+}
+
+// TestEngineBreakerCountsTemporaryReplies: a recipient answered with a
+// 4xx reply (greylisting) was tried: it fills the breaker's window like a
+// delivery, so a list with ordinary bounces (one in six here, under the
+// 20% of any 200 tried) among greylisted recipients does not trip it, and
+// everyone greylisted gets the edition on the retry.
+func TestEngineBreakerCountsTemporaryReplies(t *testing.T) {
+	b := newBench(t, 300)
+	greylisted := &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 7, 1}, Message: "greylisted, try again"}
+	var mu sync.Mutex
+	seen := map[int]bool{}
+	b.refuse(func(i int) error {
+		if i%6 == 0 {
+			return noSuchUser
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !seen[i] {
+			seen[i] = true
+			return greylisted
+		}
+		return nil
+	})
+	job := b.send(t, b.engine("a", mailer.EngineOptions{Connections: 1, MaxConsecutiveFailures: 1 << 30}))
+	if job.State != digest.SendDone || job.Sent != 250 || job.Bounced != 50 {
+		t.Fatalf("job: %+v, want done with 250 sent and 50 bounced", job)
+	}
+	b.checkOnce(t, 300, func(i int) bool { return i%6 == 0 })
+}
+
+// TestEngineBreakerPauseReason: the pause reason gives the refusals among
+// the recipients in the window (the last 200 at most), their share and the
+// share allowed.
+func TestEngineBreakerPauseReason(t *testing.T) {
+	for _, tc := range []struct {
+		accepted int // recipients accepted before the refusals start
+		want     string
+	}{
+		{59, "41 of the last 100 recipients were refused permanently (41%, more than the 20% allowed)"},
+		{250, "41 of the last 200 recipients were refused permanently ("},
+	} {
+		b := newBench(t, 300)
+		b.refuse(func(i int) error {
+			if i >= tc.accepted {
+				return noSuchUser
+			}
+			return nil
+		})
+		job := b.send(t, b.engine("a", mailer.EngineOptions{Connections: 1}))
+		if job.State != digest.SendPaused || !strings.Contains(job.Reason, tc.want) {
+			t.Errorf("%d accepted, then refusals: job %+v; want paused saying %q", tc.accepted, job, tc.want)
 		}
 	}
 }

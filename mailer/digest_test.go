@@ -573,6 +573,7 @@ func TestPhraseAndListID(t *testing.T) {
 		{"The \"Times\", daily", `"The \"Times\", daily" <the-times-daily.example.com>`},
 		{"Café Brief", "=?UTF-8?q?Caf=C3=A9_Brief?= <caf-brief.example.com>"},
 		{"日報", "=?UTF-8?q?=E6=97=A5=E5=A0=B1?= <list.example.com>"},
+		{"", "<list.example.com>"}, // no title: no phrase, the id alone
 	}
 	for _, tt := range tests {
 		if got := listID(tt.title, "example.com"); got != tt.want {

@@ -1,6 +1,11 @@
 package mailer
 
-import "testing"
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
 
 // TestClassifyRefusal: whose problem each permanent reply is, as the
 // README's table says.
@@ -37,5 +42,57 @@ func TestClassifyRefusal(t *testing.T) {
 		if got := ClassifyRefusal(se); got != tt.want {
 			t.Errorf("%d %s at %s: %v, want %v", tt.code, tt.enhanced, tt.command, got, tt.want)
 		}
+		// IsBounce, which suppresses the subscriber, says yes to bounces only.
+		if got, want := IsBounce(se), tt.want == RecipientBounced; got != want {
+			t.Errorf("IsBounce(%d %s at %s) = %v, want %v", tt.code, tt.enhanced, tt.command, got, want)
+		}
+	}
+}
+
+// TestRetryBacksOff: an operation failing (Redis restarting) is tried
+// again after 50 ms, then twice as long each time, until it succeeds; its
+// value is returned.
+func TestRetryBacksOff(t *testing.T) {
+	var calls []time.Time
+	v, n, err := retry(context.Background(), func() (string, int64, error) {
+		calls = append(calls, time.Now())
+		if len(calls) < 4 {
+			return "", 0, errors.New("LOADING Redis is loading the dataset in memory")
+		}
+		return "done", 7, nil
+	})
+	if v != "done" || n != 7 || err != nil {
+		t.Fatalf("retry = %q, %d, %v; want done, 7, nil", v, n, err)
+	}
+	if len(calls) != 4 {
+		t.Fatalf("%d calls, want 4", len(calls))
+	}
+	// Lower bounds only: a loaded machine makes waits longer, never shorter.
+	for i, want := range []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond} {
+		if got := calls[i+1].Sub(calls[i]); got < want {
+			t.Errorf("wait %d: %v, want at least %v", i+1, got, want)
+		}
+	}
+}
+
+// TestRetryStopsWithItsContext: a stopping run does not wait for Redis:
+// the failure is returned at once, after one try, or during a wait.
+func TestRetryStopsWithItsContext(t *testing.T) {
+	failing := errors.New("connection refused")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	calls := 0
+	_, _, err := retry(ctx, func() (int, int64, error) { calls++; return 0, 0, failing })
+	if !errors.Is(err, failing) || calls != 1 {
+		t.Errorf("cancelled: retry = %v after %d calls; want the failure after 1", err, calls)
+	}
+
+	ctx, cancel = context.WithTimeout(context.Background(), 120*time.Millisecond)
+	defer cancel()
+	calls = 0
+	start := time.Now()
+	_, _, err = retry(ctx, func() (int, int64, error) { calls++; return 0, 0, failing })
+	if !errors.Is(err, failing) || calls > 3 || time.Since(start) > 10*time.Second {
+		t.Errorf("ending while waiting: retry = %v after %d calls and %v", err, calls, time.Since(start))
 	}
 }

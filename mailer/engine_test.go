@@ -97,7 +97,9 @@ func (b *bench) engine(owner string, opts mailer.EngineOptions) *mailer.Engine {
 	if opts.Connections == 0 {
 		opts.Connections = 4
 	}
-	opts.Logger = slog.New(slog.DiscardHandler)
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	return mailer.NewEngine(b.store, b.store, links{}, b.opener, b.digestF, opts)
 }
 

@@ -21,6 +21,15 @@ func TestParseSMTPURL(t *testing.T) {
 		{"smtp://bob%40example.com:p%40ss%2Fw%3Ard@mail.example.com", smtpConfig{scheme: "smtp", host: "mail.example.com", port: 587, user: "bob@example.com", password: "p@ss/w:rd", tls: tlsSTARTTLS}},
 		{"smtp://[::1]:25?tls=none", smtpConfig{scheme: "smtp", host: "::1", port: 25, tls: tlsNone}},
 		{"smtp://bob:secret@localhost:25?tls=none", smtpConfig{scheme: "smtp", host: "localhost", port: 25, user: "bob", password: "secret", tls: tlsNone}},
+		// The port's range, both ends.
+		{"smtp://mail.example.com:1", smtpConfig{scheme: "smtp", host: "mail.example.com", port: 1, tls: tlsSTARTTLS}},
+		{"smtp://mail.example.com:65535", smtpConfig{scheme: "smtp", host: "mail.example.com", port: 65535, tls: tlsSTARTTLS}},
+		// A password in plain text only to this machine: any loopback address.
+		{"smtp://bob:secret@LocalHost:25?tls=none", smtpConfig{scheme: "smtp", host: "LocalHost", port: 25, user: "bob", password: "secret", tls: tlsNone}},
+		{"smtp://bob:secret@127.0.0.2:25?tls=none", smtpConfig{scheme: "smtp", host: "127.0.0.2", port: 25, user: "bob", password: "secret", tls: tlsNone}},
+		{"smtp://bob:secret@[::1]:25?tls=none", smtpConfig{scheme: "smtp", host: "::1", port: 25, user: "bob", password: "secret", tls: tlsNone}},
+		// Plain text without a password may go anywhere (a local relay by name).
+		{"smtp://relay.internal:25?tls=none", smtpConfig{scheme: "smtp", host: "relay.internal", port: 25, tls: tlsNone}},
 	}
 	for _, tt := range tests {
 		got, err := parseSMTPURL(tt.url)
@@ -51,6 +60,9 @@ func TestParseSMTPURLErrors(t *testing.T) {
 		{"path", "smtp://mail.example.com/inbox", "path"},
 		{"user without password", "smtp://bob@mail.example.com", "password"},
 		{"password in the clear", "smtp://bob:secret@mail.example.com:25?tls=none", "unencrypted"},
+		{"password in the clear to an address", "smtp://bob:secret@192.0.2.1:25?tls=none", "unencrypted"},
+		{"password in the clear to a name", "smtp://bob:secret@localhost.example.com:25?tls=none", "unencrypted"},
+		{"port one too big", "smtp://mail.example.com:65536", "port"},
 		{"bad escape in password", "smtp://bob:se%zzcret@mail.example.com", "escape"},
 	}
 	for _, tt := range tests {
@@ -67,5 +79,46 @@ func TestParseSMTPURLErrors(t *testing.T) {
 				t.Errorf("error %q holds the password", msg)
 			}
 		})
+	}
+}
+
+// TestSMTPTimeouts: without ?timeout= every step waits as long as RFC 5321
+// says; with it, every step waits that long.
+func TestSMTPTimeouts(t *testing.T) {
+	c, err := parseSMTPURL("smtp://mail.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := stepTimeouts{connect: 30 * time.Second, greeting: 5 * time.Minute, mail: 5 * time.Minute, rcpt: 5 * time.Minute,
+		data: 2 * time.Minute, block: 3 * time.Minute, final: 10 * time.Minute}
+	if got := c.timeouts(); got != want {
+		t.Errorf("timeouts() = %+v, want RFC 5321's %+v", got, want)
+	}
+	c, err = parseSMTPURL("smtp://mail.example.com?timeout=7s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := 7 * time.Second
+	if got, want := c.timeouts(), (stepTimeouts{d, d, d, d, d, d, d}); got != want {
+		t.Errorf("timeouts() with timeout=7s = %+v, want %+v", got, want)
+	}
+}
+
+// TestSMTPConfigRedacted: the description spells out every setting, the
+// timeout only when set, and never the password.
+func TestSMTPConfigRedacted(t *testing.T) {
+	tests := []struct{ url, want string }{
+		{"smtp://bob:secret@mail.example.com?timeout=5s", "smtp://bob:xxxxx@mail.example.com:587?timeout=5s&tls=starttls"},
+		{"smtp://mail.example.com:2525", "smtp://mail.example.com:2525?tls=starttls"},
+		{"smtps://[2001:db8::1]", "smtps://[2001:db8::1]:465?tls=implicit"},
+	}
+	for _, tt := range tests {
+		c, err := parseSMTPURL(tt.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.redacted(); got != tt.want {
+			t.Errorf("redacted(%q) = %q, want %q", tt.url, got, tt.want)
+		}
 	}
 }
