@@ -70,6 +70,7 @@ func follow(t *testing.T, replica, master *redis.Client) {
 // script's first run; a script's own error is returned at once, not
 // tried again; DetectReplicas counts the replica.
 func TestWaitReplicasAcknowledged(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	master, replica := plainServer(t), plainServer(t)
@@ -125,6 +126,7 @@ func TestWaitReplicasAcknowledged(t *testing.T) {
 // run finds the chunk already done counts as done (not "not the holder"),
 // and counts once.
 func TestWaitReplicasShortfallRunsAgain(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
 	master, replica := plainServer(t), plainServer(t)
@@ -171,6 +173,7 @@ func TestWaitReplicasShortfallRunsAgain(t *testing.T) {
 // context ends, and then fails with the context's error; a context
 // cancelled meanwhile, or before, stops it at once.
 func TestWaitReplicasUnreachable(t *testing.T) {
+	t.Parallel()
 	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1})
 	t.Cleanup(func() { down.Close() })
 	var again int

@@ -15,6 +15,7 @@ import (
 // again in about a minute/n; peeking takes nothing; other clients and
 // other buckets have budgets of their own; a budget below 1 counts as 1.
 func TestAllowSpendsABudgetPerClient(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := newStore(t, 10)
 	allow := func(bucket, client string, perMinute int, peek bool) (bool, time.Duration) {
@@ -65,6 +66,7 @@ func TestAllowSpendsABudgetPerClient(t *testing.T) {
 // claim; the window's end is free again; only a hash of the address is
 // kept, and only for the window.
 func TestClaimMailbox(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rdb, prefix := redistest.Client(t)
 	s := store.New(rdb, store.Options{Prefix: prefix})
@@ -111,6 +113,7 @@ func TestClaimMailbox(t *testing.T) {
 // then (a second at least, for a token already past its time), and holds
 // no token in clear.
 func TestUseOnce(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rdb, prefix := redistest.Client(t)
 	s := store.New(rdb, store.Options{Prefix: prefix})

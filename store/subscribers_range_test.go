@@ -37,6 +37,7 @@ func hgetallCalls(t *testing.T, rdb *redis.Client) int {
 // reading only the buckets of that range; from below 1 starts at 1; an
 // empty range reads nothing; a damaged record is an error.
 func TestSubscriberRange(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rdb := plainServer(t) // a server of its own: its command counts are this test's
 	s := store.New(rdb, store.Options{Prefix: "r:"})
@@ -111,6 +112,7 @@ func TestSubscriberRange(t *testing.T) {
 // crash between the two writes) gets its record, under its id, and counts
 // as added; an empty import does nothing.
 func TestImportOutcomes(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rdb := plainServer(t)
 	s := store.New(rdb, store.Options{Prefix: "i:"})
