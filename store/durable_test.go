@@ -53,13 +53,19 @@ func follow(t *testing.T, replica, master *redis.Client) {
 	if err := replica.ReplicaOf(ctx, host, port).Err(); err != nil {
 		t.Fatal(err)
 	}
+	replicas(t, master, 1)
+}
+
+// replicas waits until master counts n replicas.
+func replicas(t *testing.T, master *redis.Client, n int) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if n, err := store.DetectReplicas(ctx, master); err == nil && n == 1 {
+		if got, err := store.DetectReplicas(context.Background(), master); err == nil && got == n {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the replica did not join")
+			t.Fatalf("the master does not count %d replicas", n)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -122,9 +128,9 @@ func TestWaitReplicasAcknowledged(t *testing.T) {
 }
 
 // TestWaitReplicasShortfallRunsAgain: when WAIT falls short, the script
-// runs again until the replica acknowledges; a completion whose second
-// run finds the chunk already done counts as done (not "not the holder"),
-// and counts once.
+// runs again until the replica acknowledges; a completion or a state
+// change whose second run finds its work done counts as done (not "not
+// the holder", not "not moved"), and counts once.
 func TestWaitReplicasShortfallRunsAgain(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
@@ -152,9 +158,7 @@ func TestWaitReplicasShortfallRunsAgain(t *testing.T) {
 			return
 		}
 		again++
-		if again == 1 { // the first WAIT found no replica: one joins now
-			follow(t, replica, master)
-		}
+		follow(t, replica, master) // the WAIT found no replica: one joins now
 	}))
 	s := store.New(master, store.Options{Prefix: "w:", WaitReplicas: 1, Logger: logger})
 	if err := s.CompleteChunk(ctx, ed, "a", epoch, chunk, now); err != nil {
@@ -165,6 +169,24 @@ func TestWaitReplicasShortfallRunsAgain(t *testing.T) {
 	}
 	if job, _ := plain.SendJob(ctx, ed); job.ChunksDone != 1 {
 		t.Errorf("chunks done %d, want 1 (the second run changes nothing)", job.ChunksDone)
+	}
+
+	// A pause whose first run moved the job, written again: the second
+	// run finds it paused already, and the pause counts as done, once.
+	if err := replica.ReplicaOf(ctx, "NO", "ONE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	replicas(t, master, 0)
+	if moved, err := plain.SetSendState(ctx, ed, digest.SendRunning, "", now, digest.SendQueued); moved || err != nil {
+		t.Fatalf("a running job moved from queued: %v %v", moved, err)
+	}
+	again = 0
+	if moved, err := s.SetSendState(ctx, ed, digest.SendPaused, "hold", now, digest.SendRunning); !moved || err != nil {
+		t.Errorf("a pause acknowledged on its second run: moved %v, %v", moved, err)
+	}
+	job, _ := plain.SendJob(ctx, ed)
+	if again != 1 || job.State != digest.SendPaused || job.Epoch != epoch+1 {
+		t.Errorf("written again %d times (want 1); job %s at epoch %d (want paused at %d)", again, job.State, job.Epoch, epoch+1)
 	}
 }
 
