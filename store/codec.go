@@ -49,7 +49,7 @@ func encodeHot(s *digest.Subscriber) []byte {
 }
 
 func decodeHot(id int64, b []byte, s *digest.Subscriber) error {
-	if len(b) < 3 || b[0] != recordVersion {
+	if len(b) < 3 || b[0] != recordVersion { // Equivalent mutant (CONDITIONALS_BOUNDARY): a 3-byte record (header only) is refused by the reader below anyway.
 		return fmt.Errorf("%w %d", errBadRecord, id)
 	}
 	s.ID = id
