@@ -193,7 +193,8 @@ func TestWaitReplicasShortfallRunsAgain(t *testing.T) {
 // TestWaitReplicasUnreachable: a write to a Redis that does not answer is
 // tried again, backing off (20 ms, doubling, at most 500 ms), until the
 // context ends, and then fails with the context's error; a context
-// cancelled meanwhile, or before, stops it at once.
+// cancelled meanwhile, or before, stops it at once. A store that waits
+// for no replica tries once.
 func TestWaitReplicasUnreachable(t *testing.T) {
 	t.Parallel()
 	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1})
@@ -229,7 +230,15 @@ func TestWaitReplicasUnreachable(t *testing.T) {
 		t.Errorf("cancelled while backing off: %v after %d tries again", err, again)
 	}
 
+	// Without replicas to wait for, a write is tried once.
 	again, stop = 0, nil
+	lone := store.New(down, store.Options{Prefix: "w:", Logger: logger})
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, _, err := lone.JoinSendJob(ctx, "2026-11-27", now); err == nil || ctx.Err() != nil || again != 0 {
+		t.Errorf("a lone server that does not answer: %v after %d tries again (context: %v)", err, again, ctx.Err())
+	}
+
 	ctx, cancel = context.WithCancel(context.Background())
 	cancel()
 	if _, _, err := s.JoinSendJob(ctx, "2026-11-27", now); !errors.Is(err, context.Canceled) || again != 0 {
