@@ -49,7 +49,7 @@ return {1, 0}
 // minute in bucket (e.g. "subscribe"), or, when it is spent, reports how
 // long until the next one is allowed. With peek, it only looks.
 func (s *Store) Allow(ctx context.Context, bucket, client string, perMinute int, peek bool) (bool, time.Duration, error) {
-	if perMinute < 1 {
+	if perMinute < 1 { // Equivalent mutant (CONDITIONALS_BOUNDARY): at exactly 1 it is set to 1.
 		perMinute = 1
 	}
 	interval := time.Minute.Milliseconds() / int64(perMinute)
