@@ -23,7 +23,7 @@ func (s *Store) Subscribers(ctx context.Context, status digest.SubscriberStatus,
 	if limit <= 0 {
 		limit = 100
 	}
-	if cursor < 1 {
+	if cursor < 1 { // Equivalent mutant (CONDITIONALS_BOUNDARY): at exactly 1 it is set to 1.
 		cursor = 1
 	}
 	maxID, err := s.maxID(ctx)
@@ -80,7 +80,7 @@ func decodeBucket(fields map[string]string, status digest.SubscriberStatus, from
 // SubscriberRange returns the subscribers with from ≤ id < to of status
 // (any when ""), in id order, reading only the buckets of that range.
 func (s *Store) SubscriberRange(ctx context.Context, status digest.SubscriberStatus, from, to int64) ([]digest.Subscriber, error) {
-	if from < 1 {
+	if from < 1 { // Equivalent mutant (CONDITIONALS_BOUNDARY): at exactly 1 it is set to 1.
 		from = 1
 	}
 	var out []digest.Subscriber
@@ -142,7 +142,7 @@ func (s *Store) ImportSubscribers(ctx context.Context, subs []digest.Subscriber)
 		}
 	}
 	var last int64
-	if len(fresh) > 0 {
+	if len(fresh) > 0 { // Equivalent mutant (CONDITIONALS_BOUNDARY): INCRBY 0 only reads the counter, and no id is used.
 		var err error
 		if last, err = s.rdb.IncrBy(ctx, s.keys.subscriberNextID(), int64(len(fresh))).Result(); err != nil {
 			return nil, fmt.Errorf("store: import: %w", err)

@@ -90,6 +90,27 @@ func TestSubscriberRange(t *testing.T) {
 			t.Errorf("%q %d…%d: read %d buckets, want %d", c.status, c.from, c.to, calls, c.buckets)
 		}
 	}
+	// Subscribers reads the buckets from the cursor's to the last id's,
+	// not beyond, and stops at the limit.
+	for _, c := range []struct {
+		cursor  int64
+		limit   int
+		first   int64
+		count   int
+		next    int64
+		buckets int
+	}{{0, 1000, 1, n, 0, 4}, {150, 1000, 150, n - 149, 0, 3}, {1, 10, 1, 10, 11, 4}, {350, 5, 350, 1, 0, 1}, {351, 5, 0, 0, 0, 1}} {
+		if err := rdb.ConfigResetStat(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		subs, next, err := s.Subscribers(ctx, "", c.cursor, c.limit)
+		if err != nil || len(subs) != c.count || next != c.next || (c.count > 0 && subs[0].ID != c.first) {
+			t.Errorf("from %d, limit %d: %d subscribers, next %d, %v; want %d from %d, next %d", c.cursor, c.limit, len(subs), next, err, c.count, c.first, c.next)
+		}
+		if calls := hgetallCalls(t, rdb); calls != c.buckets {
+			t.Errorf("from %d, limit %d: read %d buckets, want %d", c.cursor, c.limit, calls, c.buckets)
+		}
+	}
 	// A record cut short (bucket 3 holds ids 300…399) is an error, not a
 	// subscriber of zeros.
 	if err := rdb.HSet(ctx, "r:{s:0}:r:3", "320", "\x01").Err(); err != nil {
@@ -161,6 +182,10 @@ func TestImportOutcomes(t *testing.T) {
 	fresh, err := s.SubscriberByEmail(ctx, "fresh@example.com")
 	if err != nil || fresh.Status != digest.Pending || fresh.ID <= lostID {
 		t.Errorf("a fresh address: %+v %v", fresh, err)
+	}
+	page := []digest.Subscriber{fresh}
+	if err := s.FillConsent(ctx, page); err != nil || page[0].Consent.UserAgent != batch[0].Consent.UserAgent || page[0].Consent.UserAgent == "" {
+		t.Errorf("an imported subscriber's user agent: %q %v, want %q", page[0].Consent.UserAgent, err, batch[0].Consent.UserAgent)
 	}
 	if _, err := s.SubscriberByEmail(ctx, "gone@example.com"); err == nil {
 		t.Error("a suppressed address was imported")
