@@ -38,10 +38,10 @@ func TestAllowSpendsABudgetPerClient(t *testing.T) {
 		}
 	}
 	ok, wait := allow("subscribe", "a", 2, false)
-	if ok || wait <= 29*time.Second || wait > 30*time.Second {
+	if ok || wait <= 20*time.Second || wait > 30*time.Second {
 		t.Fatalf("third request of a budget of 2 a minute: %v, wait %v (want refused, about 30s)", ok, wait)
 	}
-	if ok, pw := allow("subscribe", "a", 2, true); ok || pw <= 29*time.Second || pw > 30*time.Second {
+	if ok, pw := allow("subscribe", "a", 2, true); ok || pw <= 20*time.Second || pw > 30*time.Second {
 		t.Errorf("peek at a spent budget: %v, wait %v", ok, pw)
 	}
 	if ok, _ := allow("subscribe", "b", 2, false); !ok {
@@ -56,7 +56,7 @@ func TestAllowSpendsABudgetPerClient(t *testing.T) {
 			t.Fatalf("budget %d: the first request was refused", perMinute)
 		}
 		ok, wait := allow("subscribe", client, perMinute, false)
-		if ok || wait <= 59*time.Second || wait > time.Minute {
+		if ok || wait <= 50*time.Second || wait > time.Minute {
 			t.Errorf("budget %d (one a minute): second request %v, wait %v", perMinute, ok, wait)
 		}
 	}
@@ -125,7 +125,7 @@ func TestUseOnce(t *testing.T) {
 		comment string
 	}{
 		{"sig-hour", time.Now().Add(time.Hour), time.Hour - time.Minute, time.Hour, "an hour ahead"},
-		{"sig-past", time.Now().Add(-time.Hour), 500 * time.Millisecond, time.Second, "already past: kept a second"},
+		{"sig-past", time.Now().Add(-time.Hour), 0, time.Second, "already past: kept a second"},
 	} {
 		if ok, err := s.UseOnce(ctx, c.id, c.until); !ok || err != nil {
 			t.Fatalf("%s: first use refused: %v", c.comment, err)
