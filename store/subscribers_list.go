@@ -31,7 +31,7 @@ func (s *Store) Subscribers(ctx context.Context, status digest.SubscriberStatus,
 		return nil, 0, err
 	}
 	out := make([]digest.Subscriber, 0, min(limit, subscribersPerBucket))
-	for bucket := cursor / subscribersPerBucket; bucket <= maxID/subscribersPerBucket; bucket += bucketsPerRound {
+	for bucket := cursor / subscribersPerBucket; bucket <= maxID/subscribersPerBucket; bucket += bucketsPerRound { // Equivalent mutant (ARITHMETIC_BASE, maxID*subscribersPerBucket): the inner loop still stops at the last bucket, so the extra rounds send nothing.
 		pipe := s.rdb.Pipeline()
 		cmds := make([]*redis.MapStringStringCmd, 0, bucketsPerRound)
 		for b := bucket; b < bucket+bucketsPerRound && b <= maxID/subscribersPerBucket; b++ {
