@@ -301,13 +301,8 @@ func (m *EditionMail) render(site MailSite, e digest.Edition, p Personal) (Rende
 		}
 		// Too large: keep the share of the blocks that may fit, and at
 		// least one block fewer.
-		//
-		// Equivalent mutants: the step only decides how many passes the
-		// loop takes, and every pass ends with a mail that fits. `/ 0.95`
-		// or `* float64(len(html))` give a larger next, which keep-1 then
-		// bounds (a linear search, same or more blocks kept); `keep+1` and
-		// `-1` there never win the min, as next < 0.95*keep here.
 		next := int(float64(keep) * float64(m.maxHTML) / float64(len(html)) * 0.95)
+		// Equivalent mutant (ARITHMETIC_BASE, INVERT_NEGATIVES): `keep+1` never wins the min, as next < 0.95*keep here (len(html) > m.maxHTML), so next <= keep-1 already; keep-1 is a guard.
 		keep = max(0, min(next, keep-1))
 	}
 	if len(out.HTML) > m.maxHTML {

@@ -2,6 +2,7 @@ package templates
 
 import (
 	"fmt"
+	htmltemplate "html/template"
 	"os"
 	"path/filepath"
 	"strings"
@@ -224,5 +225,45 @@ func TestWrapTextExactWidth(t *testing.T) {
 	}
 	if got := wrapText(exact+"d", textWidth); got != "a b"+strings.Repeat("c", textWidth-4)+"d\n" {
 		t.Errorf("a line of %d characters became %q", textWidth+1, got)
+	}
+}
+
+// TestHTMLSizeBudgetPasses: the budget's cut is found in a few renders
+// (each inlines the CSS again, the costliest step of a mail), by the
+// share of the blocks that may fit, not one block at a time — whether a
+// few blocks or half of them must go.
+func TestHTMLSizeBudgetPasses(t *testing.T) {
+	passes := 0
+	html, err := htmltemplate.New("counted").Funcs(htmltemplate.FuncMap{"pass": func() string { passes++; return "" }}).
+		Parse(`{{pass}}<html><body><h1>{{.Lead.Title}}</h1>{{range .Lead.Blocks}}<p>{{.Text}}</p>{{end}}` +
+			`{{if .Continued}}<p><a href="{{.WebURL}}">Read on</a></p>{{end}}</body></html>`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := newEditionMail(t, EditionMailOptions{})
+	m := &EditionMail{html: html, text: real.text, subject: real.subject, maxHTML: DefaultMaxHTMLBytes}
+	var paras []string
+	for i := range 60 {
+		paras = append(paras, fmt.Sprintf("Paragraph %02d %s", i, strings.Repeat("words and more words ", 5)))
+	}
+	e := leadEdition(paras[0], paras[1:]...)
+	full, err := m.Render(mailSite(t), e, testPersonal)
+	if err != nil || full.Continued {
+		t.Fatalf("the full edition: continued=%v, %v", full.Continued, err)
+	}
+	block := len(full.HTML) / len(paras) // about one block's share
+	for _, cut := range []int{3, 10, 30} {
+		m.maxHTML = len(full.HTML) - cut*block
+		passes = 0
+		got, err := m.Render(mailSite(t), e, testPersonal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Continued || len(got.HTML) > m.maxHTML || !strings.Contains(got.HTML, paras[0]) {
+			t.Errorf("about %d blocks too many: continued=%v, %d bytes for a limit of %d", cut, got.Continued, len(got.HTML), m.maxHTML)
+		}
+		if passes > 3 {
+			t.Errorf("about %d blocks too many: %d renders, want at most 3", cut, passes)
+		}
 	}
 }

@@ -23,7 +23,8 @@ const maxPreheader = 160
 // short whatever the text holds.
 func wrapText(s string, width int) string {
 	var b strings.Builder
-	// A capacity hint: mutants of its arithmetic are equivalent.
+	// A capacity hint.
+	// Equivalent mutant (ARITHMETIC_BASE): `-` or `*` only change the capacity reserved (never below 0), not what is written.
 	b.Grow(len(s) + len(s)/32)
 	blank := true // at the start, blank lines are dropped
 	for line := range strings.SplitSeq(s, "\n") {
