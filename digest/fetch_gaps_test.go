@@ -433,3 +433,28 @@ func TestCacheWriteFailureLogged(t *testing.T) {
 		}
 	}
 }
+
+// TestBrokenDownloadRetried: a body that breaks off before its announced
+// length is a failed fetch that may succeed next time: it is retried, and
+// the error says the download broke off.
+func TestBrokenDownloadRetried(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Length", "1000")
+		w.WriteHeader(http.StatusOK)
+		w.Write([]byte("<html><body>only the start"))
+		// Returning early leaves the body short of its length: net/http
+		// closes the connection.
+	}))
+	t.Cleanup(srv.Close)
+	f := newCountingFetcher(FetcherOptions{Retries: 2})
+	_, err := f.Get(context.Background(), srv.URL+"/")
+	var fe *FetchError
+	if !errors.As(err, &fe) || !strings.Contains(fe.Reason, "the download broke off: ") {
+		t.Fatalf("a short body: %v", err)
+	}
+	if f.retries() != 2 || hits.Load() != 3 {
+		t.Errorf("a short body: %d retries, %d requests; want 2 and 3", f.retries(), hits.Load())
+	}
+}

@@ -315,3 +315,35 @@ func TestHeadlineSelectorOnNonLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestBaseHref: relative headline and lead links resolve against the
+// page's <base href> (itself relative to the page, and only the first one
+// counts); an unreadable one is ignored and they resolve against the page.
+func TestBaseHref(t *testing.T) {
+	page := must(url.Parse("https://news.example.org/front/today"))
+	body := func(base string) []byte {
+		return []byte(`<html><head>` + base + `<base href="https://other.example.net/">
+			</head><body><h2><a href="one">One</a></h2><h2><a href="/two">Two</a></h2></body></html>`)
+	}
+	for _, c := range []struct {
+		name, base string
+		want       []string
+	}{
+		{"absolute", `<base href=" https://cdn.example.net/news/ ">`, []string{"https://cdn.example.net/news/one", "https://cdn.example.net/two"}},
+		{"relative", `<base href="../archive/">`, []string{"https://news.example.org/archive/one", "https://news.example.org/two"}},
+		{"unreadable", `<base href="https://[::1">`, []string{"https://news.example.org/front/one", "https://news.example.org/two"}},
+		{"unreadable escape", `<base href="%zz/">`, []string{"https://news.example.org/front/one", "https://news.example.org/two"}},
+	} {
+		heads, lead, err := digest.ParseHTMLHeadlines(body(c.base), page, digest.HTMLOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var got []string
+		for _, h := range heads {
+			got = append(got, h.URL)
+		}
+		if strings.Join(got, " ") != strings.Join(c.want, " ") || lead != c.want[0] {
+			t.Errorf("%s: headlines %q, lead %q; want %q", c.name, got, lead, c.want)
+		}
+	}
+}

@@ -184,6 +184,7 @@ func IsHiddenRune(r rune) bool {
 // as typed. email must already be normalised (NormalizeEmail).
 func MailboxKey(email string) string {
 	at := strings.LastIndexByte(email, '@')
+	// Equivalent mutant (CONDITIONALS_BOUNDARY): `at <= 0` differs only for an address with nothing before the @, which NormalizeEmail refuses.
 	if at < 0 {
 		return email
 	}
