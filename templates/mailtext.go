@@ -130,6 +130,7 @@ func firstSentence(p string) string {
 			continue
 		}
 		end := i + 1
+		// Equivalent mutant (CONDITIONALS_BOUNDARY): at `end == len(p)` the rune decoded from "" is utf8.RuneError, no closing mark: the loop stops there all the same.
 		for end < len(p) {
 			r, size := utf8.DecodeRuneInString(p[end:])
 			if !strings.ContainsRune(`"'”’)]»`, r) {
