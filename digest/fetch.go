@@ -260,12 +260,12 @@ func retryAfterOf(v string) time.Duration {
 	if v == "" {
 		return 0
 	}
-	// Equivalent mutants: `s > 0` (a "0" then fails as a date and is 0
-	// all the same) and `d >= 0` (a d of 0 is the 0 returned below).
+	// Equivalent mutant (CONDITIONALS_BOUNDARY): `s > 0` sends a "0" on to http.ParseTime, which fails on it: 0 all the same.
 	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
 		return time.Duration(s) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
+		// Equivalent mutant (CONDITIONALS_BOUNDARY): `d >= 0` returns a d of 0, the 0 returned below.
 		if d := time.Until(t); d > 0 {
 			return d
 		}

@@ -81,8 +81,7 @@ func (s *Set) Files() map[string][]byte {
 // MaxItems are used). The output depends only on its inputs, so rendering
 // the same editions again gives the same bytes.
 func Render(meta Meta, editions []digest.Edition, content ContentRenderer) (*Set, error) {
-	// Equivalent mutant: `>=` here slices a list of exactly MaxItems to
-	// itself.
+	// Equivalent mutant (CONDITIONALS_BOUNDARY): `>=` slices a list of exactly MaxItems to itself.
 	if len(editions) > MaxItems {
 		editions = editions[:MaxItems]
 	}
