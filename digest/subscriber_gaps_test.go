@@ -17,6 +17,13 @@ func TestNormalizeEmailBounds(t *testing.T) {
 	if got, err := digest.NormalizeEmail("  " + strings.ToUpper(exact) + "\t"); err != nil || got != exact {
 		t.Errorf("an address of exactly %d bytes: %q, %v", digest.MaxEmailLength, got, err)
 	}
+	// One byte more before the @ (the address still well under 254) is
+	// refused for that reason.
+	long := "x" + local + "@example.org"
+	if got, err := digest.NormalizeEmail(long); !errors.Is(err, digest.ErrBadEmail) ||
+		err.Error() != "the part before the @ is longer than 64 bytes" {
+		t.Errorf("a local part of 65 bytes: %q, %v", got, err)
+	}
 	for _, bad := range []string{
 		"", "   ", "x" + exact, "a@b", "a@.example.org", "a@example.org.", "a@[127.0.0.1]",
 		"Reader <a@example.org>", "a@example.org\r\nBcc: b@example.org", "a\x00@example.org",
