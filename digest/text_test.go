@@ -272,3 +272,61 @@ func TestParseTextExactlyMaxSize(t *testing.T) {
 		t.Fatalf("a source of exactly %d bytes: %v", MaxSourceSize, err)
 	}
 }
+
+// TestParseTextLimits: each reading rule's limit, on both sides — a
+// section label of exactly sectionMaxWords words (one more is a
+// headline), after a block of just two lines; a credit of exactly
+// creditMaxRunes characters (one more is body); a heading of exactly
+// headingMaxRunes characters (one more is a paragraph). Characters are
+// counted, not bytes.
+func TestParseTextLimits(t *testing.T) {
+	words := func(n int) string { return strings.TrimSpace(strings.Repeat("Word ", n)) }
+	runes := func(n int) string { return strings.Repeat("é", n) }
+	tests := []struct {
+		name, in string
+		want     FrontPage
+	}{
+		{
+			name: "a label of the most words, after one headline",
+			in:   "The one headline\n" + words(sectionMaxWords) + "\n\nTitle\nBody.\n",
+			want: FrontPage{Headlines: []Headline{{Title: "The one headline"}}, Lead: &Lead{
+				Section: words(sectionMaxWords), Title: "Title", Blocks: []Block{{Type: Paragraph, Text: "Body."}}}},
+		},
+		{
+			name: "one word more is a headline",
+			in:   "The one headline\n" + words(sectionMaxWords+1) + "\n\nTitle\nBody.\n",
+			want: FrontPage{Headlines: []Headline{{Title: "The one headline"}, {Title: words(sectionMaxWords + 1)}}, Lead: &Lead{
+				Title: "Title", Blocks: []Block{{Type: Paragraph, Text: "Body."}}}},
+		},
+		{
+			name: "a credit of the most characters",
+			in:   "One\n\nTitle\n" + runes(creditMaxRunes) + "\nBody.\n",
+			want: FrontPage{Headlines: []Headline{{Title: "One"}}, Lead: &Lead{
+				Title: "Title", Credit: runes(creditMaxRunes), Blocks: []Block{{Type: Paragraph, Text: "Body."}}}},
+		},
+		{
+			name: "one character more is body",
+			in:   "One\n\nTitle\n" + runes(creditMaxRunes+1) + "\nBody.\n",
+			want: FrontPage{Headlines: []Headline{{Title: "One"}}, Lead: &Lead{
+				Title: "Title", Blocks: []Block{{Type: Paragraph, Text: runes(creditMaxRunes + 1)}, {Type: Paragraph, Text: "Body."}}}},
+		},
+		{
+			name: "a heading of the most characters, and one character more",
+			in:   "One\n\nTitle\nCredit\n" + runes(headingMaxRunes) + "\n" + runes(headingMaxRunes+1) + "\nBody.\n",
+			want: FrontPage{Headlines: []Headline{{Title: "One"}}, Lead: &Lead{
+				Title: "Title", Credit: "Credit", Blocks: []Block{{Type: Heading, Text: runes(headingMaxRunes)},
+					{Type: Paragraph, Text: runes(headingMaxRunes + 1)}, {Type: Paragraph, Text: "Body."}}}},
+		},
+	}
+	for _, tt := range tests {
+		got, err := ParseText(strings.NewReader(tt.in))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		gotJSON, _ := json.Marshal(got)
+		wantJSON, _ := json.Marshal(tt.want)
+		if !bytes.Equal(gotJSON, wantJSON) {
+			t.Errorf("%s:\n got %s\nwant %s", tt.name, gotJSON, wantJSON)
+		}
+	}
+}
