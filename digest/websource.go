@@ -66,6 +66,7 @@ func isFeed(contentType string, body []byte) bool {
 		return false
 	}
 	head := bytes.TrimLeft(bytes.TrimPrefix(body, []byte("\uFEFF")), " \t\r\n")
+	// Equivalent mutant (CONDITIONALS_BOUNDARY): `>=` cuts a head of exactly 512 bytes to itself.
 	if len(head) > 512 {
 		head = head[:512]
 	}
