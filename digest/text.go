@@ -120,6 +120,7 @@ func cleanLine(s string) string {
 }
 
 func invalidUTF8Offset(data []byte) int {
+	// Equivalent mutant (CONDITIONALS_BOUNDARY): `i <= len(data)` decodes "" at the end, a RuneError of size 0, and returns len(data) there, as below.
 	for i := 0; i < len(data); {
 		r, size := utf8.DecodeRune(data[i:])
 		if r == utf8.RuneError && size <= 1 {
