@@ -229,7 +229,7 @@ func TestTextSource(t *testing.T) {
 	for src, want := range map[digest.TextSource]string{
 		{Path: "-"}:                              "no standard input",
 		{Path: filepath.Join(dir, "missing")}:    "missing does not exist",
-		{Path: dir}:                              "is a directory",
+		{Path: dir}:                              dir + " is a directory, not a front page",
 		{Path: empty}:                            empty + ": ",
 		{Path: filepath.Join(dir, "x", "y", "")}: "does not exist",
 	} {
