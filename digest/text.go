@@ -100,6 +100,7 @@ func textLines(data []byte) ([]string, error) {
 func cleanLine(s string) string {
 	clean := true
 	for _, r := range s {
+		// Equivalent mutant (CONDITIONALS_NEGATION): `!=` on either noncharacter only sends a clean line through strings.Map below, which gives it back unchanged.
 		if unicode.IsControl(r) || r == '\uFFFE' || r == '\uFFFF' {
 			clean = false
 			break
