@@ -361,3 +361,26 @@ func TestFetchTimeout(t *testing.T) {
 		t.Errorf("took %v", d)
 	}
 }
+
+// TestIsFeedSniffsTheStart: with a vague content type, only the first 512
+// bytes of the body (after a BOM and white space) decide: a page whose
+// start reads as HTML is not a feed for a "<rss" further down.
+func TestIsFeedSniffsTheStart(t *testing.T) {
+	start := "<?xml version=\"1.0\"?>\n<!-- " + strings.Repeat("x", 600) + " -->"
+	for _, c := range []struct {
+		name, body string
+		want       bool
+	}{
+		{"xml start", "\uFEFF \n" + start + "<rss version=\"2.0\"></rss>", true},
+		{"json", "  {\"version\": \"https://jsonfeed.org/version/1.1\"}", true},
+		{"html after 512 bytes of xml", start + "<html><body>a page</body></html>", true},
+		{"html start, <rss later", "<!doctype html><html><!-- " + strings.Repeat("x", 600) + " --><rss>", false},
+		{"short html", "<html><body>a page</body></html>", false},
+	} {
+		for _, ct := range []string{"text/xml", "application/octet-stream", ""} {
+			if got := isFeed(ct, []byte(c.body)); got != c.want {
+				t.Errorf("%s as %q: isFeed = %v, want %v", c.name, ct, got, c.want)
+			}
+		}
+	}
+}
