@@ -147,6 +147,7 @@ func isAdMarker(line string) bool {
 // readLines applies the text-dump rules to cleaned lines.
 func readLines(lines []string) (FrontPage, error) {
 	i := 0
+	// Equivalent mutant (CONDITIONALS_BOUNDARY): `i <= len(lines)` would index past the end only if every line were blank, which textLines refuses.
 	for i < len(lines) && lines[i] == "" {
 		i++
 	}
