@@ -12,11 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/broadsheet-news/broadsheet/digest"
 	"github.com/broadsheet-news/broadsheet/mailer"
-	"github.com/broadsheet-news/broadsheet/store"
 	"github.com/broadsheet-news/broadsheet/subscription"
 )
 
@@ -320,8 +317,7 @@ func TestResendConfirmationErrors(t *testing.T) {
 	if err := f.svc.ResendConfirmation(ctx, "not-a-token"); !errors.Is(err, subscription.ErrInvalidToken) {
 		t.Errorf("a bad token: %v", err)
 	}
-	down := store.New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: time.Second}), store.Options{Prefix: "x:"})
-	broken := serviceOn(f, down, nil, r)
+	broken := serviceOn(f, downStore(), nil, r)
 	if err := broken.ResendConfirmation(ctx, tok); err == nil || errors.Is(err, subscription.ErrInvalidToken) {
 		t.Errorf("Redis down: %v, want the store's error", err)
 	}
