@@ -136,7 +136,10 @@ func TestRunActiveCounter(t *testing.T) {
 	}
 	run, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { f.svc.RunActiveCounter(run, 5*time.Millisecond, func() string { return "2026-11-27" }); close(done) }()
+	go func() {
+		f.svc.RunActiveCounter(run, 5*time.Millisecond, func() string { return "2026-11-27" })
+		close(done)
+	}()
 	var day subscription.DayCount
 	for deadline := time.Now().Add(10 * time.Second); !day.Known && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		h, err := f.svc.ActiveHistory(ctx, "2026-11-27", 1)
