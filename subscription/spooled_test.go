@@ -47,7 +47,9 @@ func newSpooling(t *testing.T, f *fixture) *spooling {
 	}
 }
 
-func (s *spooling) tok(p subscription.Purpose, id int64, at time.Time) string { return s.signer.Sign(p, id, at) }
+func (s *spooling) tok(p subscription.Purpose, id int64, at time.Time) string {
+	return s.signer.Sign(p, id, at)
+}
 
 // TestReaderActionsSpooledWhileRedisIsAway: with Redis unreachable, a
 // confirmation, a format change and an unsubscription are answered as done
