@@ -32,6 +32,7 @@ func downStore() *store.Store {
 // one or one of an erased reader is refused; with Redis away the genuine
 // link still gets its button.
 func TestConfirmState(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()
@@ -106,6 +107,7 @@ func (w *welcomes) Welcome(_ context.Context, sub digest.Subscriber) error {
 // confirm — not on a second click — and a welcome that fails is logged
 // but leaves the confirmation standing.
 func TestWelcomeOnConfirm(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()
@@ -147,6 +149,7 @@ func TestWelcomeOnConfirm(t *testing.T) {
 // TestImportLeavesErasedOut: an address erased by Forget is not imported
 // again, and the report counts it apart.
 func TestImportLeavesErasedOut(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()

@@ -16,6 +16,7 @@ import (
 // it shows, and fills in each subscriber's consent record; a bad status or
 // a prefix longer than any address is a field error.
 func TestSearch(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()
@@ -70,6 +71,7 @@ func TestSearch(t *testing.T) {
 // asked for, oldest first, ending with the day given, and marks the days
 // that have no sample.
 func TestActiveHistory(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()
@@ -128,6 +130,7 @@ func TestActiveHistory(t *testing.T) {
 // TestRunActiveCounter samples the active count while it runs, naming the
 // day today gives, and returns when its context ends.
 func TestRunActiveCounter(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()

@@ -18,6 +18,7 @@ import (
 // from the statuses it applies to, recording when and how they left; the
 // same report again changes nothing; other statuses are left alone.
 func TestApplyFeedback(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()

@@ -26,6 +26,7 @@ import (
 // lasts 48 hours, another mail may go after 24 and the mail says "once a
 // day"; a Config's own values replace each of them.
 func TestConfigDefaultsAndOverrides(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	r := recording(t, f)
 	ctx := context.Background()
@@ -78,6 +79,7 @@ func (nopSender) Send(context.Context, mailer.Message) error { return nil }
 // subscriber's ID and ErrUnavailable when a spool can keep the page's
 // actions, and a plain error when none can.
 func TestSubscriberFor(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()
@@ -119,6 +121,7 @@ func TestSubscriberFor(t *testing.T) {
 // TestAdminReactivationName: an admin reactivating an address without a
 // name keeps the name it had; with one, the new name replaces it.
 func TestAdminReactivationName(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()
@@ -147,6 +150,7 @@ func TestAdminReactivationName(t *testing.T) {
 // TestListByStatus: no status lists everyone, a status only those; a
 // status that does not exist is a field error naming status.
 func TestListByStatus(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()
@@ -184,6 +188,7 @@ func (c *importCalls) ImportSubscribers(ctx context.Context, subs []digest.Subsc
 // TestImportInBatches: an import goes to Redis a thousand subscribers at a
 // time, whatever the file's length, the rest in one last batch.
 func TestImportInBatches(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	r := recording(t, f)
 	counted := &importCalls{Store: f.store}
@@ -219,6 +224,7 @@ func (r *failingReader) Read(p []byte) (int, error) {
 // TestImportReadError: a body that fails midway (cut, or too large) makes
 // the import an error, not a short success.
 func TestImportReadError(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	cut := errors.New("body cut")
@@ -232,6 +238,7 @@ func TestImportReadError(t *testing.T) {
 // spans many lines is reported at its first line, and the lines after it
 // keep their numbers.
 func TestImportLineNumbersAfterAnOverlongRecord(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	var b strings.Builder
@@ -266,6 +273,7 @@ func TestImportLineNumbersAfterAnOverlongRecord(t *testing.T) {
 // TestImportLongCellInFirstColumn: a cell over the limit is reported by
 // its column, the first one included.
 func TestImportLongCellInFirstColumn(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	in := "email,name,status\n" + strings.Repeat("e", subscription.MaxCell+1) + "@example.com,X,\n" +
@@ -283,6 +291,7 @@ func TestImportLongCellInFirstColumn(t *testing.T) {
 // character, or a single quote, comes back from export and import as it
 // was.
 func TestOneCharacterFormulaNamesRoundTrip(t *testing.T) {
+	t.Parallel()
 	src := newFixture(t)
 	recording(t, src)
 	ctx := context.Background()
@@ -312,6 +321,7 @@ func TestOneCharacterFormulaNamesRoundTrip(t *testing.T) {
 // (every byte a continuation byte) is cut to nothing rather than mid-rune,
 // and does not break the subscription.
 func TestUserAgentOfContinuationBytes(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()
@@ -327,6 +337,7 @@ func TestUserAgentOfContinuationBytes(t *testing.T) {
 // each failure while they run, and nothing when all goes well or once
 // their context has ended.
 func TestBackgroundLoopsLogFailures(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	signer, _ := subscription.NewSigner([]string{gapsSecret})
@@ -389,6 +400,7 @@ func (b *syncBuffer) String() string {
 // TestBouncedConfirmationMarksTheSubscriber: a confirmation mail refused
 // with 5.1.1 marks the address bounced, quietly; it is not tried again.
 func TestBouncedConfirmationMarksTheSubscriber(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	mail := smtptest.Start(t)
 	f := newFixture(t)

@@ -56,6 +56,7 @@ func (s *spooling) tok(p subscription.Purpose, id int64, at time.Time) string {
 // and kept in the spool; DrainSpool applies them in the order made, with
 // the times the reader acted, once Redis answers.
 func TestReaderActionsSpooledWhileRedisIsAway(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()
@@ -116,6 +117,7 @@ func TestReaderActionsSpooledWhileRedisIsAway(t *testing.T) {
 // next action does not overtake them: once Redis answers, the spool is
 // applied first, then the new action.
 func TestSpooledActionsGoFirst(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()
@@ -159,6 +161,7 @@ func TestSpooledActionsGoFirst(t *testing.T) {
 // for a subscriber erased meanwhile are dropped with a warning, and the
 // actions after them are applied.
 func TestSpoolDropsWhatNoLongerApplies(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()
@@ -195,6 +198,7 @@ func TestSpoolDropsWhatNoLongerApplies(t *testing.T) {
 // once (nothing spooled), and a link of an erased reader is refused, not
 // spooled; without a spool, Redis away is an error the reader sees.
 func TestSpoolNotUsedWhenRedisAnswers(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()
@@ -231,6 +235,7 @@ func TestSpoolNotUsedWhenRedisAnswers(t *testing.T) {
 // TestSpoolThatCannotBeWritten: with Redis away and the spool unwritable,
 // the reader's action is an error naming both, not a false "done".
 func TestSpoolThatCannotBeWritten(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()
@@ -252,9 +257,35 @@ func TestSpoolThatCannotBeWritten(t *testing.T) {
 	}
 }
 
+// TestSpoolLostWhileActionsWait: actions wait in the spool and its file
+// goes away; the next action is not tried in Redis ahead of them, and the
+// reader gets the spool's error, not a false "done".
+func TestSpoolLostWhileActionsWait(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	recording(t, f)
+	ctx := context.Background()
+	s := newSpooling(t, f)
+	sub := subscribe(t, f, "lost@example.com")
+	if _, err := s.down.Confirm(ctx, s.tok(subscription.PurposeConfirm, sub.ID, f.now), ""); err != nil || s.spool.Pending() != 1 {
+		t.Fatalf("spooled confirm: %v, %d pending", err, s.spool.Pending())
+	}
+	if err := os.RemoveAll(filepath.Dir(s.spool.Path())); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.up.SetFormat(ctx, s.tok(subscription.PurposePreferences, sub.ID, f.now), digest.FormatText)
+	if err == nil || !errors.Is(err, os.ErrNotExist) || strings.Contains(err.Error(), "nil") {
+		t.Errorf("spool gone with an action waiting: %v, want the spool's error", err)
+	}
+	if got, _ := f.store.Subscriber(ctx, sub.ID); got.Format != digest.FormatHTML || got.Status != digest.Pending {
+		t.Errorf("the action overtook the one waiting: %s, %s", got.Status, got.Format)
+	}
+}
+
 // TestRunSpool applies spooled actions while it runs, once Redis answers,
 // and returns when its context ends.
 func TestRunSpool(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()

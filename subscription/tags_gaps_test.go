@@ -30,6 +30,7 @@ func tagPayload(s *Signer, field, late, id uint64) []byte {
 // subscriber 0 and trailing bytes do not, even correctly signed; SignTag
 // writes nothing for a subscriber 0.
 func TestTagBounds(t *testing.T) {
+	t.Parallel()
 	s := mustSigner(t, "tag-bounds-secret-0123")
 	smallest := Tag{Subscriber: 1, Day: tagEpoch, Sent: tagEpoch}
 	tag := s.SignTag(TagBounce, smallest)
@@ -94,6 +95,7 @@ func TestTagBounds(t *testing.T) {
 // later the mail went out; a mail "sent" before its day counts as sent on
 // its day.
 func TestTagDayAndLateness(t *testing.T) {
+	t.Parallel()
 	s := mustSigner(t, "tag-days-secret-0123456")
 	day := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
 	at := day.Add(5 * time.Hour) // the day is the date of this instant
@@ -118,6 +120,7 @@ func TestTagDayAndLateness(t *testing.T) {
 // TestTagAnyLetterCase: every letter of a tag may come back in upper case
 // (a mail system may change the case of an address's local part).
 func TestTagAnyLetterCase(t *testing.T) {
+	t.Parallel()
 	s := mustSigner(t, "tag-case-secret-0123456")
 	var withA, withZ bool
 	for id := int64(1); id < 2000 && !(withA && withZ); id++ {
@@ -140,6 +143,7 @@ func TestTagAnyLetterCase(t *testing.T) {
 // decodes to fewer bytes than the smallest tag is refused before anything
 // reads past its end — whatever its bytes, even with the right key id.
 func TestShortTagsRefusedWithoutPanic(t *testing.T) {
+	t.Parallel()
 	s := mustSigner(t, "short-tag-secret-0123456")
 	for n := 1; n < 1+1+1+1+tagMACSize; n++ {
 		raw := make([]byte, n)
