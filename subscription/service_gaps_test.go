@@ -270,6 +270,24 @@ func TestImportLineNumbersAfterAnOverlongRecord(t *testing.T) {
 	}
 }
 
+// TestImportOnlyNamedColumns: columns are read by their header's names
+// only — without a name column, no other column becomes the name, and a
+// column with another header is ignored.
+func TestImportOnlyNamedColumns(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	recording(t, f)
+	ctx := context.Background()
+	rep, err := f.svc.Import(ctx, strings.NewReader("email,phone,status\nnoname@example.com,555-0100,pending\n"), "v1")
+	if err != nil || rep.Added != 1 {
+		t.Fatalf("import: %+v %v", rep, err)
+	}
+	got, err := f.store.SubscriberByEmail(ctx, "noname@example.com")
+	if err != nil || got.Name != "" || got.Status != digest.Pending {
+		t.Errorf("imported without a name column: name %q, %s (%v); want no name, pending", got.Name, got.Status, err)
+	}
+}
+
 // TestImportLongCellInFirstColumn: a cell over the limit is reported by
 // its column, the first one included.
 func TestImportLongCellInFirstColumn(t *testing.T) {
