@@ -14,6 +14,7 @@ import (
 // One mailbox, many spellings: one confirmation mail a day, whatever the
 // spelling; each spelling is still kept as typed (in NFC).
 func TestConfirmationLimitCountsAMailboxNotASpelling(t *testing.T) {
+	t.Parallel()
 	for name, spellings := range map[string][]string{
 		"subaddresses": func() []string {
 			var s []string
@@ -57,6 +58,7 @@ func TestConfirmationLimitCountsAMailboxNotASpelling(t *testing.T) {
 }
 
 func TestNFDAddressIsStoredInNFC(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	if err := f.svc.Subscribe(ctx, subscription.SubscribeRequest{Email: "jose\u0301@example.com"}); err != nil {
@@ -72,6 +74,7 @@ func TestNFDAddressIsStoredInNFC(t *testing.T) {
 // 400-style field error naming "name"; joiners used by scripts and emoji
 // are kept. Addresses: over-long local parts and addresses are refused.
 func TestNamesAndAddressesRefused(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	long := strings.Repeat("a", 65) + "@example.com"

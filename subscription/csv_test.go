@@ -15,6 +15,7 @@ import (
 // Export then import gives back every address and name as it was,
 // including those a spreadsheet would run as a formula.
 func TestExportImportRoundTrip(t *testing.T) {
+	t.Parallel()
 	src := newFixture(t)
 	ctx := context.Background()
 	emails := []string{"=a@example.com", "+b@example.com", "-c@example.com", "@d\"@example.com", "'e@example.com",
@@ -60,6 +61,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 // A cell over 1 KB makes its line invalid; a huge one is skipped without
 // being held in memory, and the lines after it keep their numbers.
 func TestImportCellLimits(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	in := io.MultiReader(

@@ -12,11 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/broadsheet-news/broadsheet/digest"
 	"github.com/broadsheet-news/broadsheet/mailer"
-	"github.com/broadsheet-news/broadsheet/store"
 	"github.com/broadsheet-news/broadsheet/subscription"
 )
 
@@ -103,6 +100,7 @@ func deliver(t *testing.T, f *fixture) int {
 // is dropped; the reader who stays gets theirs. One DeliverQueued sends
 // every mail waiting.
 func TestQueuedConfirmationNotSentToLeavers(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	r := recording(t, f)
 	ctx := context.Background()
@@ -154,6 +152,7 @@ func TestQueuedConfirmationNotSentToLeavers(t *testing.T) {
 // double opt-in proves the mailbox works again); a complained one gets
 // nothing queued (its ConfirmSentAt stays unset).
 func TestResubscribeAfterBounceOrComplaint(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()
@@ -184,6 +183,7 @@ func TestResubscribeAfterBounceOrComplaint(t *testing.T) {
 // subscribed says so (AlreadyActive); the one to a new reader asks to
 // confirm. Both carry working links.
 func TestConfirmationTellsActiveFromPending(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	r := recording(t, f)
 	ctx := context.Background()
@@ -219,6 +219,7 @@ func TestConfirmationTellsActiveFromPending(t *testing.T) {
 // second click changes nothing; a link for a reader who left confirms
 // nothing.
 func TestConfirmRecordsConsent(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	r := recording(t, f)
 	ctx := context.Background()
@@ -264,6 +265,7 @@ func TestConfirmRecordsConsent(t *testing.T) {
 // 48 hours; another confirmation mail may go out exactly 24 hours after
 // the last; an outbox job older than 48 hours is dropped.
 func TestConfirmAndResendBoundaries(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	r := recording(t, f)
 	ctx := context.Background()
@@ -311,6 +313,7 @@ func TestConfirmAndResendBoundaries(t *testing.T) {
 // TestResendConfirmationErrors: a link of an erased reader is
 // ErrInvalidToken; a store that fails is an error, not silence.
 func TestResendConfirmationErrors(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	r := recording(t, f)
 	ctx := context.Background()
@@ -320,8 +323,7 @@ func TestResendConfirmationErrors(t *testing.T) {
 	if err := f.svc.ResendConfirmation(ctx, "not-a-token"); !errors.Is(err, subscription.ErrInvalidToken) {
 		t.Errorf("a bad token: %v", err)
 	}
-	down := store.New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: time.Second}), store.Options{Prefix: "x:"})
-	broken := serviceOn(f, down, nil, r)
+	broken := serviceOn(f, downStore(), nil, r)
 	if err := broken.ResendConfirmation(ctx, tok); err == nil || errors.Is(err, subscription.ErrInvalidToken) {
 		t.Errorf("Redis down: %v, want the store's error", err)
 	}
@@ -336,6 +338,7 @@ func TestResendConfirmationErrors(t *testing.T) {
 // TestUnsubscribeByStatus: a pending or active reader leaves (with when and
 // how); a bounced one stays bounced; leaving twice is no error.
 func TestUnsubscribeByStatus(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()
@@ -374,6 +377,7 @@ func TestUnsubscribeByStatus(t *testing.T) {
 // exactly 200 bytes is kept whole; a longer one is cut to 200 bytes or
 // less, never inside a character.
 func TestLongValuesTruncatedAtRuneStart(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()
@@ -404,6 +408,7 @@ func TestLongValuesTruncatedAtRuneStart(t *testing.T) {
 // TestNameChecks: a name of exactly MaxNameLength characters is taken; one
 // more, invalid UTF-8 or a control character is a FieldError on "name".
 func TestNameChecks(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()
@@ -434,6 +439,7 @@ func TestNameChecks(t *testing.T) {
 // TestComingBackKeepsName: an unsubscribed reader who subscribes again
 // without a name keeps the one they had.
 func TestComingBackKeepsName(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()
@@ -450,6 +456,7 @@ func TestComingBackKeepsName(t *testing.T) {
 // TestAdminAdd: status checks, the consent it records, a pending add mails
 // a confirmation, an existing address is returned unchanged.
 func TestAdminAdd(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	r := recording(t, f)
 	ctx := context.Background()
@@ -504,6 +511,7 @@ func TestAdminAdd(t *testing.T) {
 // TestSetFormat: a valid format is stored, setting it again is no change,
 // anything else is a FieldError.
 func TestSetFormat(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()
@@ -527,6 +535,7 @@ func TestSetFormat(t *testing.T) {
 // TestOutboxJobsThatCannotBeSent: an unreadable job is dropped; one whose
 // mail cannot be rendered stays queued and goes out once it can.
 func TestOutboxJobsThatCannotBeSent(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	r := recording(t, f)
 	ctx := context.Background()
@@ -553,6 +562,7 @@ func TestOutboxJobsThatCannotBeSent(t *testing.T) {
 // TestRunOutbox delivers what is queued while it runs, and returns when
 // its context ends.
 func TestRunOutbox(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	r := recording(t, f)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -574,6 +584,7 @@ func TestRunOutbox(t *testing.T) {
 // leaves the missing cells empty, InvalidCount counts every bad line while
 // Invalid lists the first 1,000; batches of 1,000 are all stored.
 func TestImportReportAndColumns(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()
@@ -645,6 +656,7 @@ func TestImportReportAndColumns(t *testing.T) {
 // TestExportDefusesEveryFormulaStart: each character a spreadsheet starts
 // a formula with is defused, in any column; other cells are left alone.
 func TestExportDefusesEveryFormulaStart(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	recording(t, f)
 	ctx := context.Background()

@@ -17,6 +17,7 @@ import (
 // confirmation or the same format again log nothing more, and no line
 // above debug carries the address.
 func TestOneLogLinePerChange(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	var logs bytes.Buffer

@@ -93,6 +93,7 @@ func (f *fixture) mails(t *testing.T) []string {
 }
 
 func TestResendAfterADay(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	req := subscription.SubscribeRequest{Email: "ann@example.com", IP: "192.0.2.1"}
@@ -114,6 +115,7 @@ func TestResendAfterADay(t *testing.T) {
 }
 
 func TestUnsubscribedComesBackPending(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	sub, _, err := f.svc.Add(ctx, subscription.AddRequest{Email: "bob@example.com", Status: digest.Active, Consent: "paper form"})
@@ -153,6 +155,7 @@ func confirmToken(t *testing.T, mail string) string {
 // again gets the confirmation mail (a fresh double opt-in proves the
 // mailbox), and confirming makes it active.
 func TestBouncedComesBackThroughDoubleOptIn(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	sub, _, _ := f.svc.Add(ctx, subscription.AddRequest{Email: "gone@example.com", Status: digest.Active})
@@ -186,6 +189,7 @@ func TestBouncedComesBackThroughDoubleOptIn(t *testing.T) {
 // address as active makes it active and says so; as pending, or a
 // complained address, changes nothing.
 func TestAdminAddReactivates(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	for _, left := range []digest.SubscriberStatus{digest.Unsubscribed, digest.Bounced, digest.Complained} {
@@ -216,6 +220,7 @@ func TestAdminAddReactivates(t *testing.T) {
 }
 
 func TestConfirmExpiry(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	if err := f.svc.Subscribe(ctx, subscription.SubscribeRequest{Email: "cy@example.com"}); err != nil {
@@ -248,6 +253,7 @@ func TestConfirmExpiry(t *testing.T) {
 }
 
 func TestImportCSV(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	in := "\uFEFFName,EMAIL,Status\n" +
@@ -277,6 +283,7 @@ func TestImportCSV(t *testing.T) {
 }
 
 func TestExportDefusesFormulas(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	if _, _, err := f.svc.Add(ctx, subscription.AddRequest{Email: "x@example.com", Name: "=HYPERLINK(\"http://evil\")", Status: digest.Active}); err != nil {
@@ -295,6 +302,7 @@ func TestExportDefusesFormulas(t *testing.T) {
 // mail server; a temporary refusal leaves the mail queued, sent once the
 // lease ends; a permanent one marks the address bounced.
 func TestConfirmationSurvivesAMailOutage(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	mail := smtptest.Start(t)
 	f := newFixture(t)
@@ -335,6 +343,7 @@ func TestConfirmationSurvivesAMailOutage(t *testing.T) {
 // recipient is given up at once — not retried, not a bounce: the reader
 // stays pending and may subscribe again.
 func TestConfirmationPermanentRefusalGivesUp(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	mail := smtptest.Start(t)
 	f := newFixture(t)
@@ -365,6 +374,7 @@ func TestConfirmationPermanentRefusalGivesUp(t *testing.T) {
 // tried again later each time — not every minute for two days — and given
 // up when its link would have expired.
 func TestConfirmationBacksOff(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	mail := smtptest.Start(t)
 	f := newFixture(t)

@@ -61,10 +61,16 @@ var tagEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPad
 // non-positive subscriber gives "".
 func (s *Signer) SignTag(purpose TagPurpose, t Tag) string {
 	day := t.Day.UTC().Sub(tagEpoch).Hours() / 24
+	// Equivalent mutant (CONDITIONALS_BOUNDARY): `day > 1<<20`. Sub
+	// saturates at about 106,751 days (292 years), so day never comes near
+	// 1<<20.
 	if t.Subscriber <= 0 || day < 0 || day >= 1<<20 {
 		return ""
 	}
 	late := uint64(0)
+	// Equivalent mutants (CONDITIONALS_BOUNDARY): `d >= 0` makes late 0
+	// from d 0, as it is already; `d <= 1<<20` cannot matter, as Sub
+	// saturates at about 106,751 days.
 	if d := t.Sent.UTC().Sub(t.Day.UTC()).Hours() / 24; d > 0 && d < 1<<20 {
 		late = uint64(d)
 	}
@@ -83,6 +89,8 @@ func (s *Signer) SignTag(purpose TagPurpose, t Tag) string {
 // VerifyTag checks tag for purpose, in any letter case, and returns what
 // it names. Every failure is ErrInvalidToken.
 func (s *Signer) VerifyTag(purpose TagPurpose, tag string) (Tag, error) {
+	// Equivalent mutant (CONDITIONALS_BOUNDARY): `len(tag) <= 8`. Eight
+	// characters decode to 5 bytes, which the size check below refuses.
 	if len(tag) > maxTagLen || len(tag) < 8 {
 		return Tag{}, ErrInvalidToken
 	}
@@ -93,6 +101,9 @@ func (s *Signer) VerifyTag(purpose TagPurpose, tag string) (Tag, error) {
 		}
 	}
 	raw, err := tagEncoding.DecodeString(string(b))
+	// Equivalent mutants (ARITHMETIC_BASE): a `-` for any of the first
+	// three `+` lets 10 and 11 bytes past this check, whose 2 or 3 bytes of
+	// payload cannot hold the three numbers: the checks below refuse them.
 	if err != nil || len(raw) < 1+1+1+1+tagMACSize || tagEncoding.EncodeToString(raw) != string(b) {
 		return Tag{}, ErrInvalidToken
 	}
@@ -107,6 +118,11 @@ func (s *Signer) VerifyTag(purpose TagPurpose, tag string) (Tag, error) {
 		return Tag{}, ErrInvalidToken
 	}
 	field, n := binary.Uvarint(payload[1:])
+	// Equivalent mutants (CONDITIONALS_BOUNDARY): `n < 0` here, `l < 0`
+	// and `m < 0` below. A count of 0 means the number ran to the
+	// payload's end, so the next one reads nothing (count 0 too) and the
+	// last check refuses it: no subscriber (id 0) or a length that does not
+	// add up.
 	if n <= 0 {
 		return Tag{}, ErrInvalidToken
 	}

@@ -8,6 +8,7 @@ import (
 )
 
 func TestTagRoundTrip(t *testing.T) {
+	t.Parallel()
 	s := mustSigner(t, "first-secret-0123456789")
 	day := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
 	for _, want := range []Tag{
@@ -45,6 +46,7 @@ func TestTagRoundTrip(t *testing.T) {
 }
 
 func TestTagRefusals(t *testing.T) {
+	t.Parallel()
 	s := mustSigner(t, "first-secret-0123456789")
 	day := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
 	tag := s.SignTag(TagBounce, Tag{Subscriber: 42, Day: day})

@@ -20,6 +20,7 @@ func signedToken(s *Signer, payload []byte) string {
 // the smallest token (purpose, key id, one-byte id and time, MAC) is
 // refused before anything reads past its end — whatever its bytes.
 func TestShortTokensRefusedWithoutPanic(t *testing.T) {
+	t.Parallel()
 	s := mustSigner(t, "short-token-secret-0123")
 	for n := range 2 + 2 + macSize {
 		raw := make([]byte, n)
@@ -40,6 +41,7 @@ func TestShortTokensRefusedWithoutPanic(t *testing.T) {
 // largest id and time allowed verify; one more, id 0, a missing time and
 // trailing bytes do not, even correctly signed.
 func TestTokenFieldBounds(t *testing.T) {
+	t.Parallel()
 	s := mustSigner(t, "bounds-token-secret-0123")
 	small := s.Sign(PurposeConfirm, 1, time.Unix(100, 0))
 	if raw, _ := base64.RawURLEncoding.DecodeString(small); len(raw) != 2+2+macSize {

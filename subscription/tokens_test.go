@@ -17,6 +17,7 @@ func mustSigner(t *testing.T, secrets ...string) *Signer {
 }
 
 func TestTokenRoundTrip(t *testing.T) {
+	t.Parallel()
 	s := mustSigner(t, "first-secret-0123456789")
 	issued := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 	for _, p := range []Purpose{PurposeConfirm, PurposeUnsubscribe, PurposePreferences} {
@@ -32,6 +33,7 @@ func TestTokenRoundTrip(t *testing.T) {
 }
 
 func TestTokenRefusals(t *testing.T) {
+	t.Parallel()
 	s := mustSigner(t, "first-secret-0123456789")
 	tok := s.Sign(PurposeConfirm, 42, time.Now())
 	flip := []byte(tok)
@@ -63,6 +65,7 @@ func TestTokenRefusals(t *testing.T) {
 // TestTokenRotation: a new secret put first signs; tokens of the old one
 // still verify while it is listed, and stop when it is removed.
 func TestTokenRotation(t *testing.T) {
+	t.Parallel()
 	old := mustSigner(t, "old-secret-0123456789")
 	tok := old.Sign(PurposeUnsubscribe, 7, time.Now())
 	rotated := mustSigner(t, "new-secret-0123456789", "old-secret-0123456789")
@@ -80,6 +83,7 @@ func TestTokenRotation(t *testing.T) {
 }
 
 func TestNewSignerRefusesShortSecrets(t *testing.T) {
+	t.Parallel()
 	if _, err := NewSigner([]string{"short"}); err == nil {
 		t.Error("a 5-byte secret was accepted")
 	}
