@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,7 +114,7 @@ func lookServer(tb testing.TB) string {
 func (s *Server) start() error {
 	s.cmd = exec.Command(s.args[0], s.args[1:]...)
 	s.cmd.SysProcAttr = procAttr()
-	var out bytes.Buffer // shown only if the server does not come up
+	var out lockedBuffer // shown only if the server does not come up
 	s.cmd.Stdout, s.cmd.Stderr = &out, &out
 	if err := s.cmd.Start(); err != nil {
 		s.cmd = nil
@@ -131,6 +132,25 @@ func (s *Server) start() error {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// lockedBuffer is the server's output: exec copies into it from its own
+// goroutine while start may read it to explain a failure.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func (s *Server) stop() {
