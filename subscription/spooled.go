@@ -31,6 +31,11 @@ const (
 	opFormat  = "format"
 )
 
+// errUnknownAction: a spooled action this version does not know (one
+// written by a later version, before a rollback). It is an answer, not an
+// outage: the drain drops it rather than stopping at it for good.
+var errUnknownAction = errors.New("subscription: unknown reader action")
+
 // readerAction is a reader's change, as applied and as spooled (one JSON
 // line). It carries its own time, so a late application records when the
 // reader acted.
@@ -49,7 +54,8 @@ type readerAction struct {
 // answer.
 func unreachable(err error) bool {
 	var reply interface{ RedisError() }
-	return err != nil && !errors.Is(err, digest.ErrNotFound) && !errors.Is(err, ErrInvalidToken) && !errors.As(err, &reply)
+	return err != nil && !errors.Is(err, digest.ErrNotFound) && !errors.Is(err, ErrInvalidToken) &&
+		!errors.Is(err, errUnknownAction) && !errors.As(err, &reply)
 }
 
 // apply makes a reader action in Redis.
@@ -64,7 +70,7 @@ func (s *Service) apply(ctx context.Context, a readerAction) (digest.Subscriber,
 		sub, err := s.setFormat(ctx, a)
 		return sub, 0, err
 	}
-	return digest.Subscriber{}, 0, fmt.Errorf("subscription: unknown reader action %q", a.Op)
+	return digest.Subscriber{}, 0, fmt.Errorf("%w %q", errUnknownAction, a.Op)
 }
 
 // act applies a reader action now, or, when Redis is unreachable, spools it
@@ -110,7 +116,8 @@ func (s *Service) act(ctx context.Context, a readerAction) (digest.Subscriber, C
 
 // DrainSpool applies the spooled reader actions, in order, until the spool
 // is empty or Redis is unreachable again. An action that no longer applies
-// (the subscriber was erased) or cannot be read is dropped with a warning.
+// (the subscriber was erased), cannot be read, or is of a kind this version
+// does not know is dropped with a warning.
 func (s *Service) DrainSpool(ctx context.Context) (int, error) {
 	if s.cfg.Spool == nil {
 		return 0, nil
