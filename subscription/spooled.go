@@ -79,7 +79,7 @@ func (s *Service) apply(ctx context.Context, a readerAction) (digest.Subscriber,
 func (s *Service) act(ctx context.Context, a readerAction) (digest.Subscriber, ConfirmOutcome, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), liveTimeout)
 	defer cancel()
-	if s.cfg.Spool != nil && s.cfg.Spool.Pending() > 0 {
+	if s.cfg.Spool != nil && s.cfg.Spool.Pending() > 0 { // Equivalent mutant (CONDITIONALS_BOUNDARY): draining a spool with nothing pending applies nothing; >= 0 only costs a read of the file.
 		_, _ = s.DrainSpool(ctx)
 	}
 	var sub digest.Subscriber
@@ -154,7 +154,7 @@ func (s *Service) RunSpool(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if s.cfg.Spool.Pending() > 0 {
+		if s.cfg.Spool.Pending() > 0 { // Equivalent mutant (CONDITIONALS_BOUNDARY): draining a spool with nothing pending applies nothing; >= 0 only costs a read of the file.
 			_, _ = s.DrainSpool(ctx)
 		}
 		select {
