@@ -79,9 +79,8 @@ func (s *Signer) Sign(purpose Purpose, id int64, issued time.Time) string {
 // issue time. Every failure is ErrInvalidToken.
 func (s *Signer) Verify(purpose Purpose, token string) (int64, time.Time, error) {
 	// A cheap bound before decoding: Sign writes at most 51 characters
-	// (38 bytes). Equivalent mutant: `>=` refuses a 64-character token,
-	// which every later check refuses too.
-	if len(token) > 64 {
+	// (38 bytes).
+	if len(token) > 64 { // Equivalent mutant (CONDITIONALS_BOUNDARY): >= refuses a 64-character token, which every later check refuses too.
 		return 0, time.Time{}, ErrInvalidToken
 	}
 	// Only the spelling Sign writes: the decoder would also take line

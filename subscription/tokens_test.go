@@ -2,6 +2,7 @@ package subscription
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +90,17 @@ func TestNewSignerRefusesShortSecrets(t *testing.T) {
 	}
 	if _, err := NewSigner(nil); err == nil {
 		t.Error("no secret was accepted")
+	}
+	// The limit itself: exactly MinSecretLength bytes (after trimming) is
+	// enough, one fewer is not, and the refusal names which secret.
+	exact := strings.Repeat("k", MinSecretLength)
+	if _, err := NewSigner([]string{" " + exact + "\n"}); err != nil {
+		t.Errorf("a secret of exactly %d bytes: %v", MinSecretLength, err)
+	}
+	_, err := NewSigner([]string{exact, exact[1:]})
+	want := fmt.Sprintf("secret 2 is shorter than %d bytes", MinSecretLength)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("a second secret one byte short: %v, want %q", err, want)
 	}
 }
 
