@@ -101,9 +101,7 @@ func (s *Signer) Verify(purpose Purpose, token string) (int64, time.Time, error)
 		return 0, time.Time{}, ErrInvalidToken
 	}
 	id, n := binary.Uvarint(payload[2:])
-	// Equivalent mutant: `n < 0`. n == 0 (the id runs to the payload's
-	// end) leaves no time to read, and m <= 0 below refuses it.
-	if n <= 0 {
+	if n <= 0 { // Equivalent mutant (CONDITIONALS_BOUNDARY): with n < 0, n == 0 (the id runs to the payload's end) leaves no time to read, and m <= 0 below refuses it.
 		return 0, time.Time{}, ErrInvalidToken
 	}
 	issued, m := binary.Uvarint(payload[2+n:])
