@@ -138,7 +138,7 @@ func (s *Store) EditionFeedback(ctx context.Context, edition string) (bounced, c
 
 // RecentFeedback returns subscriber id's last events, newest first.
 func (s *Store) RecentFeedback(ctx context.Context, id int64) ([]digest.FeedbackEvent, error) {
-	raw, err := s.rdb.LRange(ctx, s.keys.feedbackRecent(id), 0, RecentFeedback-1).Result()
+	raw, err := s.rdb.LRange(ctx, s.keys.feedbackRecent(id), 0, RecentFeedback-1).Result() // Equivalent mutant (ARITHMETIC_BASE, INVERT_NEGATIVES): the list is trimmed to RecentFeedback when written, so a longer range reads the same.
 	if err != nil {
 		return nil, fmt.Errorf("store: recent feedback of %d: %w", id, err)
 	}

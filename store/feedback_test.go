@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +79,14 @@ func TestRecordFeedback(t *testing.T) {
 	}
 	if _, _, err := s.RecordFeedback(ctx, digest.FeedbackEvent{Kind: "soft"}, "x", window); err == nil {
 		t.Error("an event without a subscriber was kept")
+	}
+	// Subscriber 0 (no one) is refused as a bad event, though every other
+	// field is fine, and nothing is kept.
+	if _, _, err := s.RecordFeedback(ctx, ev(0, "soft", "2026-11-28", now), "2026-11-28", window); err == nil || !strings.Contains(err.Error(), "bad event") {
+		t.Errorf("an event of subscriber 0: %v, want a bad-event refusal", err)
+	}
+	if after, _, _ := s.FeedbackEvents(ctx, "", "", 100); len(after) != len(all) {
+		t.Errorf("events after refusing subscriber 0: %d, want %d", len(after), len(all))
 	}
 }
 
