@@ -109,3 +109,48 @@ func TestEditionFeedback(t *testing.T) {
 		t.Errorf("another edition: %d %d", b, c)
 	}
 }
+
+// TestFeedbackEventsScanLimit: one call looks at 10,000 events at most, as
+// FeedbackEvents says. A complaint behind exactly 10,000 newer soft
+// bounces gives an empty page with a cursor, and the next page finds it.
+func TestFeedbackEventsScanLimit(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, 0)
+	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+	rec := func(i int, kind string) error {
+		ev := digest.FeedbackEvent{Subscriber: int64(i%50 + 1), Email: "r@example.org", Kind: kind, Source: "inbound",
+			At: at.Add(time.Duration(i) * time.Millisecond)}
+		_, _, err := s.RecordFeedback(ctx, ev, fmt.Sprint(i), time.Hour)
+		return err
+	}
+	if err := rec(0, "complaint"); err != nil {
+		t.Fatal(err)
+	}
+	// The soft bounces from 8 writers at once (order does not matter: all
+	// are newer than the complaint), to keep the test short.
+	errs := make(chan error, 8)
+	for w := range 8 {
+		go func() {
+			for i := 1 + w; i <= 10_000; i += 8 {
+				if err := rec(i, "soft"); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, next, err := s.FeedbackEvents(ctx, "complaint", "", 10)
+	if err != nil || len(page) != 0 || next == "" {
+		t.Fatalf("first page: %d events, next %q, %v; want none and a cursor after 10,000 looked at", len(page), next, err)
+	}
+	page, next, err = s.FeedbackEvents(ctx, "complaint", next, 10)
+	if err != nil || len(page) != 1 || page[0].Kind != "complaint" || next != "" {
+		t.Fatalf("second page: %+v, next %q, %v; want the complaint and the end", page, next, err)
+	}
+}
