@@ -86,6 +86,11 @@ func TestSendJobChunks(t *testing.T) {
 	if err := s.CompleteChunk(ctx, ed, "c", epoch, c2, later); err != nil {
 		t.Fatal(err)
 	}
+	// Every chunk done: nothing to claim, and no lease to wait for (the
+	// zero time, as ClaimChunk says).
+	if _, ok, wait, err := s.ClaimChunk(ctx, ed, "e", epoch, later, time.Second); ok || err != nil || !wait.IsZero() {
+		t.Fatalf("a claim with every chunk done: ok %v wait %v err %v; want none and no wait", ok, wait, err)
+	}
 	if done, err := s.FinishSendJob(ctx, ed, epoch, later); done || err != nil {
 		t.Fatalf("finished with a retry waiting: %v %v", done, err)
 	}
