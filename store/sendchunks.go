@@ -193,10 +193,13 @@ func (s *Store) FinishSendJob(ctx context.Context, edition string, epoch int64, 
 }
 
 // Handled reports, for the ids from..to-1, which are delivered and which
-// failed for good, reading one byte range of each bitmap.
+// failed for good, reading one byte range of each bitmap; an id outside
+// from..to-1 reads as neither.
 func (s *Store) Handled(ctx context.Context, edition string, from, to int64) (delivered, failed func(id int64) bool, err error) {
 	sk := s.keys.send(edition)
 	pipe := s.rdb.Pipeline()
+	// Equivalent mutant (ARITHMETIC_BASE, INVERT_NEGATIVES on both (to-1)/8):
+	// reading past to's byte costs bytes only, as bit refuses ids >= to.
 	d := pipe.GetRange(ctx, sk.delivered, from/8, (to-1)/8)
 	f := pipe.GetRange(ctx, sk.failed, from/8, (to-1)/8)
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
@@ -205,7 +208,7 @@ func (s *Store) Handled(ctx context.Context, edition string, from, to int64) (de
 	bit := func(b string) func(int64) bool {
 		return func(id int64) bool {
 			i := id/8 - from/8
-			if id < from || i >= int64(len(b)) {
+			if id < from || id >= to || i >= int64(len(b)) {
 				return false
 			}
 			return b[i]&(0x80>>(id%8)) != 0
