@@ -245,3 +245,48 @@ func TestWaitReplicasUnreachable(t *testing.T) {
 		t.Errorf("a context cancelled before: %v after %d tries again", err, again)
 	}
 }
+
+// TestWaitReplicasShortfallUpdatesOnce: an UpdateSubscriber whose WAIT
+// falls short runs its script again; the second run finds the first's
+// record and the update is done — the change is made once, not again on
+// top of itself.
+func TestWaitReplicasShortfallUpdatesOnce(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	master, replica := plainServer(t), plainServer(t)
+	plain := store.New(master, store.Options{Prefix: "w:"})
+	sub, _, err := plain.AddSubscriber(ctx, subscriber("ann@example.com", digest.Active), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The script is loaded already: each try below is one EVALSHA and one
+	// WAIT.
+	if _, err := plain.UpdateSubscriber(ctx, sub.ID, func(s *digest.Subscriber) error { s.Name = "Ann"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var again int
+	logger := slog.New(onLog(func(msg string) {
+		if msg != writingAgain {
+			return
+		}
+		again++
+		follow(t, replica, master) // the WAIT found no replica: one joins now
+	}))
+	s := store.New(master, store.Options{Prefix: "w:", WaitReplicas: 1, Logger: logger})
+	calls := 0
+	got, err := s.UpdateSubscriber(ctx, sub.ID, func(s *digest.Subscriber) error {
+		calls++
+		s.Name += "+"
+		return nil
+	})
+	if err != nil || got.Name != "Ann+" {
+		t.Fatalf("update acknowledged on its second run: %q %v", got.Name, err)
+	}
+	if again < 1 || calls != 1 {
+		t.Errorf("written again %d times (want at least once), the change made %d times (want once)", again, calls)
+	}
+	if cur, err := plain.Subscriber(ctx, sub.ID); err != nil || cur.Name != "Ann+" {
+		t.Errorf("stored: %q %v, want Ann+", cur.Name, err)
+	}
+}

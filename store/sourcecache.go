@@ -28,6 +28,8 @@ func (k keys) sourceCache(url string) string {
 // next request can be conditional and a 304 can reuse the body.
 func (s *Store) CachedResponse(ctx context.Context, url string) (digest.CachedResponse, bool, error) {
 	f, err := s.rdb.HGetAll(ctx, s.keys.sourceCache(url)).Result()
+	// Equivalent mutant (CONDITIONALS_NEGATION on err == nil): an empty
+	// hash then fails the url check below, with the same answer.
 	if errors.Is(err, redis.Nil) || (err == nil && len(f) == 0) {
 		return digest.CachedResponse{}, false, nil
 	}
