@@ -374,7 +374,7 @@ func (s *Store) CountSubscribers(ctx context.Context) (map[digest.SubscriberStat
 		return counts, err
 	}
 	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.MapStringStringCmd, 0, maxID/subscribersPerGroup+1)
+	cmds := make([]*redis.MapStringStringCmd, 0, maxID/subscribersPerGroup+1) // Equivalent mutant (ARITHMETIC_BASE): a capacity only
 	for g := int64(0); g <= maxID/subscribersPerGroup; g++ {
 		cmds = append(cmds, pipe.HGetAll(ctx, s.keys.groupCounts(g)))
 	}

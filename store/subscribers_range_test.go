@@ -202,3 +202,28 @@ func TestImportOutcomes(t *testing.T) {
 		t.Errorf("an empty import used ids: %d → %d", maxID, after)
 	}
 }
+
+// TestCountSubscribersReadsItsGroups: CountSubscribers sums the counts of
+// the groups that hold subscribers (ids 1…2150: groups 0, 1 and 2),
+// reading one hash per group and no more; with nobody, it reads none.
+func TestCountSubscribersReadsItsGroups(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb := plainServer(t) // a server of its own: its command counts are this test's
+	s := store.New(rdb, store.Options{Prefix: "r:"})
+	if counts, err := s.CountSubscribers(ctx); err != nil || counts[digest.Active] != 0 || hgetallCalls(t, rdb) != 0 {
+		t.Errorf("nobody: %v %v, %d reads", counts, err, hgetallCalls(t, rdb))
+	}
+	const n = 2150 // index i (id i+1) is pending when i%3 == 0
+	importN(t, s, n)
+	if err := rdb.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	counts, err := s.CountSubscribers(ctx)
+	if err != nil || counts[digest.Pending] != (n+2)/3 || counts[digest.Active] != n-(n+2)/3 || counts[digest.Bounced] != 0 {
+		t.Errorf("counts %v %v, want %d pending and %d active", counts, err, (n+2)/3, n-(n+2)/3)
+	}
+	if got := hgetallCalls(t, rdb); got != 3 {
+		t.Errorf("counting read %d group hashes, want 3", got)
+	}
+}
