@@ -156,6 +156,12 @@ func TestSearchSubscribers(t *testing.T) {
 	if len(got) != 10 || !more || got[0].Email != "ann00@example.com" || got[9].Email != "ann09@example.com" {
 		t.Errorf("ann, 10: %v more=%v", emails(got), more)
 	}
+	// No limit, or a negative one, is the default 50.
+	for _, limit := range []int{0, -1} {
+		if got, more, err := s.SearchSubscribers(ctx, "ann", "", limit); err != nil || len(got) != 31 || more {
+			t.Errorf("ann, limit %d: %d found, more=%v, %v; want all 31", limit, len(got), more, err)
+		}
+	}
 	got, more, _ = s.SearchSubscribers(ctx, "ann", digest.Pending, 10)
 	if len(got) != 1 || more || got[0].Email != "anna@example.org" || got[0].ID == 0 {
 		t.Errorf("ann, pending: %+v more=%v", got, more)

@@ -96,3 +96,23 @@ func TestUpdateSubscriberNewUserAgent(t *testing.T) {
 		t.Errorf("after the update: %+v %v, want user agent %q", got.Consent, err, agent)
 	}
 }
+
+// TestImportKeepsUserAgent: an imported subscriber's consent keeps its
+// user agent; one imported without any has none.
+func TestImportKeepsUserAgent(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, 10)
+	with := subscriber("ann@example.com", digest.Active)
+	with.Consent.UserAgent = "Imported/1.0 (from the old list)"
+	without := subscriber("bob@example.com", digest.Active)
+	without.Consent.UserAgent = ""
+	if _, err := s.ImportSubscribers(ctx, []digest.Subscriber{with, without}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []digest.Subscriber{with, without} {
+		got, err := s.SubscriberByEmail(ctx, want.Email)
+		if err != nil || got.Consent.UserAgent != want.Consent.UserAgent {
+			t.Errorf("%s: user agent %q %v, want %q", want.Email, got.Consent.UserAgent, err, want.Consent.UserAgent)
+		}
+	}
+}

@@ -65,7 +65,7 @@ func (s *Store) SearchSubscribers(ctx context.Context, prefix string, status dig
 			if err != nil {
 				return nil, false, fmt.Errorf("store: search subscribers: %w", err)
 			}
-			for j := 0; j+1 < len(kv); j += 2 {
+			for j := 0; j+1 < len(kv); j += 2 { // Equivalent mutant (CONDITIONALS_BOUNDARY): HSCAN answers in pairs, so j+1 never equals len(kv)
 				if strings.HasPrefix(kv[j], "!") {
 					continue // an erased address's suppression entry
 				}
