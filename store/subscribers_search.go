@@ -88,7 +88,7 @@ func (s *Store) SearchSubscribers(ctx context.Context, prefix string, status dig
 	}
 	slices.SortFunc(matches, func(a, b match) int { return strings.Compare(a.email, b.email) })
 	out := make([]digest.Subscriber, 0, min(limit, len(matches)))
-	for start := 0; start < len(matches); start += limit {
+	for start := 0; start < len(matches); start += limit { // Equivalent mutant (CONDITIONALS_BOUNDARY): one more, empty batch sends no command
 		batch := matches[start:min(start+limit, len(matches))]
 		pipe := s.rdb.Pipeline()
 		cmds := make([]*redis.StringCmd, len(batch))
