@@ -82,14 +82,15 @@ func received(ins []instance, i int) int {
 // chunks: each sends a fair part, every subscriber gets exactly one
 // message, and the job is done once, by whichever finishes last.
 func TestEnginesShareASend(t *testing.T) {
-	const subscribers = 1500
+	const subscribers = 600
 	b := newBench(t, subscribers)
-	// Two connections each and a slow server: a chunk takes about 250 ms
-	// of waiting on the server, so that what each instance gets depends
-	// on sharing, not on which goroutines a busy CPU runs first.
-	ins := b.instances(t, 3, mailer.EngineOptions{Batch: 50, Connections: 2})
+	// Two connections each and a slow server: a chunk of 20 takes about
+	// 400 ms of waiting on the server, several times the CPU it needs
+	// even under -race, so that what each instance gets depends on
+	// sharing, not on which goroutines a busy CPU runs first.
+	ins := b.instances(t, 3, mailer.EngineOptions{Batch: 20, Connections: 2})
 	for _, in := range ins {
-		in.mail.SetFaults(smtptest.Faults{DataDelay: 10 * time.Millisecond, TempFailEvery: 50})
+		in.mail.SetFaults(smtptest.Faults{DataDelay: 40 * time.Millisecond, TempFailEvery: 50})
 	}
 	job := b.runAll(t, ins)
 	if job.State != digest.SendDone || job.Sent != subscribers || job.ChunksDone != 30 || job.Retrying != 0 {
