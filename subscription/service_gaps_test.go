@@ -362,8 +362,9 @@ func TestBackgroundLoopsLogFailures(t *testing.T) {
 	base, _ := url.Parse("https://news.example.com/")
 	r := &rendered{}
 	// run runs both loops on st until done says so (or 10 s), and returns
-	// what they logged.
-	run := func(st subscription.Store, done func(logs string) bool) string {
+	// what they logged, and whether done said so before they were stopped
+	// (a failure logged only as they stop is not logged while they run).
+	run := func(st subscription.Store, done func(logs string) bool) (string, bool) {
 		var logs syncBuffer
 		svc := subscription.New(st, nopSender{}, signer, subscription.Config{Title: "T", BaseURL: base, RenderConfirmation: r.render},
 			func() time.Time { return f.now }, slog.New(slog.NewTextHandler(&logs, nil)))
@@ -378,21 +379,22 @@ func TestBackgroundLoopsLogFailures(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 		time.Sleep(10 * time.Millisecond) // a few more rounds
+		running := done(logs.String())
 		cancel()
 		<-ended
 		<-ended
-		return logs.String()
+		return logs.String(), running
 	}
 	const outbox, counter = "Unable to deliver queued mail", "Unable to record the daily subscriber count"
-	logs := run(downStore(), func(logs string) bool { return strings.Contains(logs, outbox) && strings.Contains(logs, counter) })
-	if !strings.Contains(logs, outbox) || !strings.Contains(logs, counter) {
-		t.Errorf("Redis away: logged %q, want both failures", logs)
+	logs, running := run(downStore(), func(logs string) bool { return strings.Contains(logs, outbox) && strings.Contains(logs, counter) })
+	if !running {
+		t.Errorf("Redis away: logged %q while running, want both failures", logs)
 	}
 	recorded := func(string) bool {
 		h, err := f.svc.ActiveHistory(context.Background(), "2026-11-27", 1)
 		return err == nil && h[0].Known
 	}
-	if logs := run(f.store, recorded); strings.Contains(logs, "level=WARN") || strings.Contains(logs, "level=ERROR") || !recorded("") {
+	if logs, _ := run(f.store, recorded); strings.Contains(logs, "level=WARN") || strings.Contains(logs, "level=ERROR") || !recorded("") {
 		t.Errorf("all well: logged %q", logs)
 	}
 }
