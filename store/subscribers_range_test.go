@@ -17,14 +17,18 @@ import (
 
 // hgetallCalls is how many HGETALL the server has run since its stats
 // were last reset.
-func hgetallCalls(t *testing.T, rdb *redis.Client) int {
+func hgetallCalls(t *testing.T, rdb *redis.Client) int { return commandCalls(t, rdb, "hgetall") }
+
+// commandCalls is how many times the server has run command (lower case)
+// since its stats were last reset.
+func commandCalls(t *testing.T, rdb *redis.Client, command string) int {
 	t.Helper()
 	info, err := rdb.Info(context.Background(), "commandstats").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(info, "\n") {
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_hgetall:calls="); ok {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+command+":calls="); ok {
 			n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
 			return n
 		}
