@@ -71,6 +71,19 @@ func replicas(t *testing.T, master *redis.Client, n int) {
 	}
 }
 
+// followOnRetry is a store logger that counts in again each write tried
+// again and makes replica follow master then: the WAIT that found no
+// replica finds one on the next try.
+func followOnRetry(t *testing.T, replica, master *redis.Client, again *int) *slog.Logger {
+	return slog.New(onLog(func(msg string) {
+		if msg != writingAgain {
+			return
+		}
+		*again++
+		follow(t, replica, master)
+	}))
+}
+
 // TestWaitReplicasAcknowledged: with WaitReplicas 1 and a replica, a write
 // returns once the replica has it (read there at once), answered by the
 // script's first run; a script's own error is returned at once, not
@@ -153,13 +166,7 @@ func TestWaitReplicasShortfallRunsAgain(t *testing.T) {
 		t.Fatalf("completing a chunk held by another: %v", err)
 	}
 	var again int
-	logger := slog.New(onLog(func(msg string) {
-		if msg != writingAgain {
-			return
-		}
-		again++
-		follow(t, replica, master) // the WAIT found no replica: one joins now
-	}))
+	logger := followOnRetry(t, replica, master, &again)
 	s := store.New(master, store.Options{Prefix: "w:", WaitReplicas: 1, Logger: logger})
 	if err := s.CompleteChunk(ctx, ed, "a", epoch, chunk, now); err != nil {
 		t.Fatalf("a completion acknowledged on its second run: %v", err)
@@ -266,13 +273,7 @@ func TestWaitReplicasShortfallUpdatesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	var again int
-	logger := slog.New(onLog(func(msg string) {
-		if msg != writingAgain {
-			return
-		}
-		again++
-		follow(t, replica, master) // the WAIT found no replica: one joins now
-	}))
+	logger := followOnRetry(t, replica, master, &again)
 	s := store.New(master, store.Options{Prefix: "w:", WaitReplicas: 1, Logger: logger})
 	calls := 0
 	got, err := s.UpdateSubscriber(ctx, sub.ID, func(s *digest.Subscriber) error {
